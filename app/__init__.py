@@ -1,0 +1,1 @@
+"""Hearth: private desktop chat with local language models."""

@@ -1,0 +1,293 @@
+"""Wires the chat: composer → store → generation worker → transcript. The only place (with the
+other app/ controllers) where widgets and the engine meet."""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from app.generation import GenerationThread, GenerationWorker
+from app.settings import Settings
+from engine.llm.client import Sampling, StreamFinished
+from engine.llm.context import estimate_tokens, plan_prompt
+from engine.store import Store, StoreError
+from ui.message_list import MessageList
+from ui.message_widget import MessageWidget
+
+PAGE = 40
+
+
+def footer_for(message) -> str:
+    if message.role != "assistant" or not message.completion_tokens:
+        return ""
+    parts = [f"{message.completion_tokens} tokens"]
+    if message.tokens_per_second:
+        parts.append(f"{message.tokens_per_second:.1f} tok/s")
+    if message.prompt_ms:
+        parts.append(f"first token {message.prompt_ms:.0f} ms")
+    if message.model:
+        parts.append(message.model)
+    return " · ".join(parts)
+
+
+class ChatController(QObject):
+    conversations_changed = Signal()
+    current_changed = Signal(int)          # conversation id
+    status = Signal(str)                   # a line for the status bar
+    streaming_changed = Signal(bool)
+    answer_finished = Signal(int)          # message id
+    answer_failed = Signal(int, str)
+
+    def __init__(self, store: Store, settings: Settings, engine, view: MessageList, composer) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.engine = engine
+        self.view = view
+        self.composer = composer
+        self.current_id: int | None = None
+        self._thread: GenerationThread | None = None
+        self._pending: tuple[int, int] | None = None   # (conversation, assistant message) waiting for the model
+        self._token_cache: dict[str, int] = {}
+        self.view.regenerate_requested.connect(self.regenerate)
+        self.view.edit_requested.connect(self.edit)
+        self.view.load_earlier_requested.connect(self.load_earlier)
+        self.engine.state_changed.connect(self._engine_state)
+
+    # -- conversations -----------------------------------------------------------
+    def new_conversation(self) -> int:
+        conversation = self.store.create_conversation(system_prompt=self.settings.get("chat/system_prompt"))
+        self.conversations_changed.emit()
+        self.open(conversation.id)
+        return conversation.id
+
+    def open(self, conversation_id: int, *, show_message: int | None = None) -> None:
+        if self.streaming and conversation_id != self.current_id:
+            self.stop()
+        self.current_id = conversation_id
+        self.view.clear()
+        total = self.store.count_messages(conversation_id)
+        limit = PAGE
+        if show_message is not None:
+            newer = [m for m in self.store.messages(conversation_id) if m.id >= show_message]
+            limit = max(PAGE, len(newer) + 2)
+        messages = self.store.messages(conversation_id, limit=limit)
+        attachments = self.store.attachments_for([m.id for m in messages])
+        for message in messages:
+            self.view.append_message(self._widget(message, attachments.get(message.id, [])))
+        self.view.set_has_earlier(total > len(messages))
+        self.view.set_context_note("")
+        self.view.scroll_to_bottom()
+        if show_message is not None and (widget := self.view.widget_for(show_message)):
+            self.view.ensureWidgetVisible(widget)
+        self.current_changed.emit(conversation_id)
+
+    def load_earlier(self) -> None:
+        if self.current_id is None or self.view.oldest_id() is None:
+            return
+        older = self.store.messages(self.current_id, limit=PAGE, before_id=self.view.oldest_id())
+        attachments = self.store.attachments_for([m.id for m in older])
+        self.view.prepend_messages([self._widget(m, attachments.get(m.id, [])) for m in older])
+        remaining = self.store.count_messages(self.current_id) - len(self.view.message_ids())
+        self.view.set_has_earlier(remaining > 0)
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        self.store.rename_conversation(conversation_id, title)
+        self.conversations_changed.emit()
+
+    def delete(self, conversation_id: int) -> None:
+        if conversation_id == self.current_id:
+            self.stop()
+            self.current_id = None
+            self.view.clear()
+        self.store.delete_conversation(conversation_id)
+        self.conversations_changed.emit()
+
+    def undo_delete(self, conversation_id: int) -> None:
+        self.store.restore_conversation(conversation_id)
+        self.conversations_changed.emit()
+        self.open(conversation_id)
+
+    def _widget(self, message, attachments=()) -> MessageWidget:
+        from app import paths
+
+        images = [str(paths.attachments_dir() / a.path) for a in attachments]
+        widget = MessageWidget(message.id, message.role, message.content, state=message.state,
+                               footer=footer_for(message), error=message.error, image_paths=images)
+        return widget
+
+    # -- sending -------------------------------------------------------------------
+    @property
+    def streaming(self) -> bool:
+        return self._thread is not None or self._pending is not None
+
+    def send(self, text: str, attachments: list | None = None) -> int | None:
+        """Store the user's message and start the answer. Returns the user message id."""
+        if self.streaming:
+            return None
+        if self.current_id is None:
+            self.new_conversation()
+        conversation = self.store.get_conversation(self.current_id)
+        try:
+            message = self.store.add_message(self.current_id, "user", text)
+            for attachment in attachments or []:
+                self.store.add_attachment(message.id, **attachment)
+        except StoreError as exc:
+            self.status.emit(str(exc))
+            self.composer.show_notice(str(exc))
+            return None
+        if conversation and conversation.title in ("New chat", "") and text.strip():
+            title = " ".join(text.split())[:48]
+            self.store.rename_conversation(self.current_id, title)
+        self.conversations_changed.emit()
+        self.view.append_message(self._widget(message, self.store.attachments(message.id)))
+        self._start_answer()
+        return message.id
+
+    def regenerate(self, message_id: int) -> None:
+        message = self.store.get_message(message_id)
+        if self.streaming or message is None or message.role != "assistant":
+            return
+        self.store.delete_messages_from(message.conversation_id, message_id)
+        self.view.remove_from(message_id)
+        self._start_answer()
+
+    def edit(self, message_id: int) -> None:
+        """Put the last user message back in the composer; sending it replaces the old turn."""
+        message = self.store.get_message(message_id)
+        if self.streaming or message is None or message.role != "user":
+            return
+        self.store.delete_messages_from(message.conversation_id, message_id)
+        self.view.remove_from(message_id)
+        self.composer.set_text(message.content)
+
+    def stop(self) -> None:
+        if self._pending is not None:
+            _, message_id = self._pending
+            self._pending = None
+            self.store.update_message(message_id, state="interrupted", error="Stopped before the model was ready.")
+            if widget := self.view.widget_for(message_id):
+                widget.set_state("interrupted", "Stopped before the model was ready.")
+            self._set_streaming(False)
+        if self._thread is not None:
+            self._thread.stop()
+
+    def _start_answer(self) -> None:
+        conversation_id = self.current_id
+        assistant = self.store.add_message(conversation_id, "assistant", "", state="streaming")
+        widget = self._widget(assistant)
+        self.view.append_message(widget)
+        self.view.scroll_to_bottom()
+        self._set_streaming(True)
+        if self.engine.ready:
+            self._launch(conversation_id, assistant.id)
+        else:
+            self._pending = (conversation_id, assistant.id)
+            note = "Your message will be sent as soon as the model is ready."
+            if self.engine.state == "failed":
+                note = f"The model is not available: {self.engine.last_error} Your message is kept."
+            self.composer.show_notice(note)
+
+    def _engine_state(self, state: str) -> None:
+        if state == "ready":
+            self.composer.show_notice("")
+            if self._pending is not None:
+                conversation_id, message_id = self._pending
+                self._pending = None
+                self._launch(conversation_id, message_id)
+        elif state == "failed" and self._pending is not None:
+            self.composer.show_notice(f"The model is not available: {self.engine.last_error} Your message is kept.")
+
+    def _history(self, conversation_id: int, exclude: int) -> list[dict]:
+        history = []
+        for message in self.store.messages(conversation_id):
+            if message.id == exclude or message.role == "system":
+                continue
+            if message.role == "assistant" and message.state == "error" and not message.content:
+                continue
+            history.append({"role": message.role, "content": message.content, "_id": message.id})
+        return history
+
+    def _count(self, text: str) -> int:
+        cached = self._token_cache.get(text)
+        if cached is not None:
+            return cached
+        client = self.engine.client
+        exact = client.count_tokens(text) if client is not None and self.engine.host is not None else None
+        value = exact if exact is not None else estimate_tokens(text)
+        if len(self._token_cache) > 5000:
+            self._token_cache.clear()
+        self._token_cache[text] = value
+        return value
+
+    def sampling_for(self, conversation_id: int) -> Sampling:
+        conversation = self.store.get_conversation(conversation_id)
+        overrides = conversation.settings if conversation else {}
+
+        def value(key: str):
+            return overrides.get(key, self.settings.get(key))
+
+        return Sampling(temperature=float(value("chat/temperature")), top_p=float(value("chat/top_p")),
+                        max_tokens=int(value("chat/max_tokens")))
+
+    def _launch(self, conversation_id: int, message_id: int) -> None:
+        client = self.engine.client
+        conversation = self.store.get_conversation(conversation_id)
+        sampling = self.sampling_for(conversation_id)
+        n_ctx = self.engine.plan.local.n_ctx if self.engine.plan and self.engine.plan.local else 32768
+        max_tokens = min(sampling.max_tokens, max(64, n_ctx // 2))
+        sampling = Sampling(sampling.temperature, sampling.top_p, max_tokens, sampling.seed)
+        history = self._history(conversation_id, message_id)
+        plan = plan_prompt(conversation.system_prompt if conversation else "", history,
+                           n_ctx=n_ctx, max_tokens=max_tokens, count=self._count)
+        messages = [{k: v for k, v in m.items() if k != "_id"} for m in plan.messages]
+        if plan.dropped and conversation_id == self.current_id:
+            self.view.set_context_note(
+                f"This chat is longer than the model's context ({n_ctx} tokens): the model no longer sees "
+                f"the first {plan.dropped} message{'s' if plan.dropped != 1 else ''}. The system prompt is kept.")
+        else:
+            self.view.set_context_note("")
+        worker = GenerationWorker(self.store, client, message_id, messages, sampling, self.engine.plan.label)
+        thread = GenerationThread(worker)
+        worker.delta.connect(self._on_delta)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        thread.finished.connect(lambda: self._thread_done(thread))
+        self._thread = thread
+        thread.start()
+
+    def _thread_done(self, thread: GenerationThread) -> None:
+        if self._thread is thread:
+            self._thread = None
+            self._set_streaming(False)
+        thread.deleteLater()
+
+    def _on_delta(self, message_id: int, text: str) -> None:
+        if widget := self.view.widget_for(message_id):
+            widget.append(text)
+
+    def _on_finished(self, message_id: int, event: StreamFinished) -> None:
+        message = self.store.get_message(message_id)
+        if widget := self.view.widget_for(message_id):
+            widget.flush()
+            if message:
+                widget.set_state(message.state)
+                widget.set_footer(footer_for(message))
+        if event.tokens_per_second:
+            self.status.emit(f"{event.completion_tokens} tokens at {event.tokens_per_second:.1f} tok/s")
+        self.answer_finished.emit(message_id)
+
+    def _on_failed(self, message_id: int, message: str, state: str) -> None:
+        if widget := self.view.widget_for(message_id):
+            widget.flush()
+            widget.set_state(state, message)
+        self.status.emit(message)
+        self.answer_failed.emit(message_id, message)
+
+    def _set_streaming(self, streaming: bool) -> None:
+        self.composer.set_streaming(streaming)
+        self.view.set_busy(streaming)
+        self.streaming_changed.emit(streaming)
+
+    def shutdown(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread.wait(5000)

@@ -1,0 +1,70 @@
+"""`hearth` — the window with no arguments; `ask`, `models`, `transcribe` through the same engine.
+
+Every failure is one line on stderr and exit code 2, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # noqa: D401 - argparse override
+        self.exit(EXIT_USAGE, f"hearth: {message} (see hearth --help)\n")
+
+
+def fail(message: str) -> int:
+    print(f"hearth: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _register_optional(module: str, subparsers) -> None:
+    try:
+        importlib.import_module(module).add_parser(subparsers)
+    except ImportError:
+        pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="hearth", description="Private chat with local language models.")
+    sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
+    from app.cli_ask import add_parser as add_ask
+
+    add_ask(sub)
+    models = sub.add_parser("models", help="list, inspect and download models")
+    models_sub = models.add_subparsers(dest="models_command", parser_class=OneLineParser)
+    models.set_defaults(func=lambda _args: fail("models needs a command: list, inspect or pull"))
+    _register_optional("app.cli_models", models_sub)
+    _register_optional("app.cli_pull", models_sub)
+    _register_optional("app.cli_transcribe", sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--engine-host"]:  # the frozen app re-invoked as its own engine host
+        from engine.llm.host_main import main as host_main
+
+        host_main()
+        return 0
+    if not argv or argv[0].startswith("-qt") or argv[0] in ("--gui",):
+        from app.gui import run_gui
+
+        return run_gui([sys.argv[0], *argv])
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "func", None):
+        from app.gui import run_gui
+
+        return run_gui([sys.argv[0]])
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the promise: one line, never a traceback
+        return fail(str(exc) or exc.__class__.__name__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Builds the window and connects it to the store, the engine service and the chat controller."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from app import paths
+from app.chat_controller import ChatController
+from app.engine_service import EndpointPlan, EngineService, default_threads
+from app.operations import run_in_background
+from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
+from engine.llm.host import HostConfig
+from engine.models.starter import starter_llm_path
+from engine.store import Store
+from ui.main_window import MainWindow
+from ui.settings_dialog import SettingsDialog
+
+
+def gpu_layers(requested: int) -> int:
+    """-1 means all layers when llama.cpp has a GPU backend; otherwise the CPU."""
+    if requested != -1:
+        return requested
+    try:
+        from engine.llm.gpu import default_gpu_layers, gpu_backends
+
+        return default_gpu_layers(gpu_backends())
+    except Exception:  # noqa: BLE001 - detection must never stop the app
+        return 0
+
+
+class HearthController:
+    def __init__(self, window: MainWindow | None = None) -> None:
+        self.settings = Settings()
+        self.window = window or MainWindow()
+        self.store, self.recovery = Store.open_or_recover(paths.database_path())
+        self.store.purge_deleted()
+        self.engine = EngineService(paths.logs_dir())
+        self.chat = ChatController(self.store, self.settings, self.engine, self.window.messages, self.window.composer)
+        self._deleted: int | None = None
+        w = self.window
+        w.composer.send_requested.connect(self._send)
+        w.composer.stop_requested.connect(self.chat.stop)
+        w.conversations.new_requested.connect(self.chat.new_conversation)
+        w.conversations.conversation_selected.connect(self.chat.open)
+        w.conversations.search_hit_selected.connect(lambda cid, mid: self.chat.open(cid, show_message=mid))
+        w.conversations.rename_requested.connect(self.chat.rename)
+        w.conversations.delete_requested.connect(self._delete)
+        w.conversations.search_changed.connect(self._search)
+        w.undo_delete_requested.connect(self._undo_delete)
+        w.settings_requested.connect(self.edit_settings)
+        w.conversation_settings_requested.connect(self.edit_conversation_settings)
+        w.add_model_requested.connect(self.add_model_file)
+        w.model_chosen.connect(self.choose_model)
+        w.regenerate_last_requested.connect(self._regenerate_last)
+        self.chat.conversations_changed.connect(self.refresh_conversations)
+        self.chat.current_changed.connect(w.conversations.select)
+        self.chat.status.connect(lambda text: w.statusBar().showMessage(text, 15000))
+        self.engine.state_changed.connect(self._engine_state)
+        self.engine.model_failed.connect(lambda msg: w.set_engine_status(f"Model failed: {msg}", error=True))
+        self.engine.engine_died.connect(self._engine_died)
+
+    # -- start and stop --------------------------------------------------------
+    def start(self) -> None:
+        self.refresh_conversations()
+        conversations = self.store.list_conversations()
+        if conversations:
+            self.chat.open(conversations[0].id)
+        self.refresh_models()
+        self.load_engine()
+        if self.recovery is not None:
+            QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, "Chat history was damaged",
+                                                             self.recovery.message))
+        self.window.composer.edit.setFocus()
+
+    def shutdown(self) -> None:
+        self.chat.shutdown()
+        self.engine.shutdown()
+        self.store.close()
+
+    # -- engine ------------------------------------------------------------------
+    def model_path(self) -> Path | None:
+        chosen = self.settings.get("model/path")
+        if chosen and Path(chosen).is_file():
+            return Path(chosen)
+        return starter_llm_path()
+
+    def endpoint_plan(self) -> EndpointPlan | None:
+        s = self.settings
+        if s.get("remote/enabled"):
+            return EndpointPlan(remote_url=s.get("remote/base_url"), remote_key=s.get("remote/api_key"),
+                                remote_model=s.get("remote/model"))
+        model = self.model_path()
+        if model is None:
+            return None
+        threads = s.get("engine/n_threads") or default_threads()
+        config = HostConfig(model_path=model, n_ctx=s.get("engine/n_ctx"), n_threads=threads,
+                            n_gpu_layers=gpu_layers(s.get("engine/n_gpu_layers")))
+        return EndpointPlan(local=config)
+
+    def load_engine(self) -> None:
+        plan = self.endpoint_plan()
+        if plan is None:
+            self.window.set_engine_status("No model: add a GGUF file (Chat → Add model file…)", error=True)
+            return
+        self.engine.load(plan)
+
+    def _engine_state(self, state: str) -> None:
+        label = self.engine.plan.label if self.engine.plan else ""
+        if state == "loading":
+            self.window.set_engine_status(f"Loading {label}…")
+        elif state == "ready":
+            self.window.set_engine_status(f"Ready: {label}")
+
+    def _engine_died(self, report: str) -> None:
+        self.window.set_engine_status(report, error=True)
+        self.window.statusBar().showMessage(report, 20000)
+
+    # -- models ------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        entries: list[tuple[str, str]] = []
+        starter = starter_llm_path()
+        if starter:
+            entries.append((f"{starter.stem} (bundled)", str(starter)))
+        for extra in self.settings.get_list("model/user_files"):
+            if Path(extra).is_file() and extra not in [p for _, p in entries]:
+                entries.append((Path(extra).name, extra))
+        current = str(self.model_path() or "")
+        self.window.set_models(entries, current)
+
+    def choose_model(self, path: str) -> None:
+        if not path or path == str(self.model_path()):
+            return
+        self.settings.set("model/path", path)
+        self.refresh_models()
+        self.load_engine()
+
+    def add_model_file(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Add a model", str(Path.home()), "GGUF models (*.gguf)")
+            if not path:
+                return
+        try:
+            from engine.models.gguf_info import inspect_gguf
+
+            inspect_gguf(Path(path))
+        except Exception as exc:  # noqa: BLE001 - InvalidModelError carries the reason
+            QMessageBox.warning(self.window, "Not a usable model", f"{Path(path).name}: {exc}")
+            return
+        files = self.settings.get_list("model/user_files")
+        if path not in files:
+            self.settings.set_list("model/user_files", files + [path])
+        self.choose_model(path)
+
+    # -- conversations -------------------------------------------------------------
+    def refresh_conversations(self) -> None:
+        self.window.conversations.set_conversations(self.store.list_conversations(), self.chat.current_id)
+
+    def _send(self, text: str) -> None:
+        if self.chat.send(text) is not None:
+            self.window.composer.take_text()
+
+    def _regenerate_last(self) -> None:
+        ids = self.window.messages.message_ids()
+        if ids:
+            self.chat.regenerate(ids[-1])
+
+    def _delete(self, conversation_id: int) -> None:
+        conversation = self.store.get_conversation(conversation_id)
+        self.chat.delete(conversation_id)
+        self._deleted = conversation_id
+        title = conversation.title if conversation else "Chat"
+        self.window.show_undo(True, f"Deleted “{title}”.")
+        QTimer.singleShot(15000, lambda: self.window.show_undo(False))
+
+    def _undo_delete(self) -> None:
+        if self._deleted is not None:
+            self.chat.undo_delete(self._deleted)
+            self._deleted = None
+        self.window.show_undo(False)
+
+    def _search(self, query: str) -> None:
+        hits = self.store.search(query) if query.strip() else []
+        self.window.conversations.set_search_results(hits)
+
+    # -- settings ------------------------------------------------------------------
+    def edit_settings(self) -> None:
+        editable = [s for s in SETTINGS if s.key != "model/path"]
+        dialog = SettingsDialog(editable, self.settings.values(), "Settings", self.window)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        before = self.settings.values()
+        for key, value in dialog.result_values().items():
+            self.settings.set(key, value)
+        engine_keys = [k for k in before if k.startswith(("engine/", "remote/"))]
+        if any(before[k] != self.settings.get(k) for k in engine_keys):
+            self.load_engine()
+
+    def edit_conversation_settings(self) -> None:
+        if self.chat.current_id is None:
+            return
+        conversation = self.store.get_conversation(self.chat.current_id)
+        decl = [BY_KEY["chat/system_prompt"]] + [BY_KEY[k] for k in CONVERSATION_KEYS]
+        values = {k: conversation.settings.get(k, self.settings.get(k)) for k in CONVERSATION_KEYS}
+        values["chat/system_prompt"] = conversation.system_prompt
+        dialog = SettingsDialog(decl, values, f"Settings for “{conversation.title}”", self.window)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        result = dialog.result_values()
+        prompt = result.pop("chat/system_prompt")
+        self.store.update_conversation(conversation.id, system_prompt=prompt, settings=result)

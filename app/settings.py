@@ -1,0 +1,95 @@
+"""Every setting Hearth has, declared once with its type, default, bounds and a description
+(after llama-cpp-python's server/settings.py). The settings dialog is generated from this list,
+and values persist with QSettings in Hearth's data folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from app import paths
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: type
+    default: Any
+    label: str
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    group: str = "General"
+    secret: bool = False
+
+    def clamp(self, value: Any) -> Any:
+        try:
+            if self.kind is bool:
+                if isinstance(value, str):
+                    value = value.lower() in ("1", "true", "yes", "on")
+                return bool(value)
+            value = self.kind(value)
+        except (TypeError, ValueError):
+            return self.default
+        if self.minimum is not None and value < self.minimum:
+            value = self.kind(self.minimum)
+        if self.maximum is not None and value > self.maximum:
+            value = self.kind(self.maximum)
+        return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Model and engine
+    Setting("model/path", str, "", "Model file", "The GGUF model to chat with; empty means the bundled starter model.", group="Engine"),
+    Setting("engine/n_ctx", int, 4096, "Context size", "Tokens the model can see at once; older turns leave the prompt beyond it.", 512, 131072, group="Engine"),
+    Setting("engine/n_threads", int, 0, "CPU threads", "Threads for generation; 0 picks the number of physical cores.", 0, 256, group="Engine"),
+    Setting("engine/n_gpu_layers", int, -1, "GPU layers", "Layers offloaded to the GPU; -1 = all when a GPU backend is present, 0 = CPU only.", -1, 1000, group="Engine"),
+    Setting("remote/enabled", bool, False, "Use a remote server", "Chat through an OpenAI-compatible server (vLLM, llama.cpp server, Ollama, LM Studio) instead of the local engine.", group="Remote"),
+    Setting("remote/base_url", str, "http://127.0.0.1:11434/v1", "Server URL", "Base URL of the OpenAI-compatible API, ending in /v1.", group="Remote"),
+    Setting("remote/api_key", str, "", "API key", "Key sent to the remote server (may be empty).", group="Remote", secret=True),
+    Setting("remote/model", str, "", "Remote model", "Model name on the remote server; empty picks the first it lists.", group="Remote"),
+    # Defaults for new conversations
+    Setting("chat/system_prompt", str, "You are Hearth, a helpful assistant running privately on this computer.", "System prompt", "Instructions given to the model at the start of each new conversation.", group="Chat"),
+    Setting("chat/temperature", float, 0.7, "Temperature", "Randomness of answers; 0 is deterministic.", 0.0, 2.0, group="Chat"),
+    Setting("chat/top_p", float, 0.95, "Top-p", "Nucleus sampling: only the most likely tokens whose probabilities add up to this are considered.", 0.05, 1.0, group="Chat"),
+    Setting("chat/max_tokens", int, 1024, "Max answer tokens", "The longest answer, in tokens.", 16, 32768, group="Chat"),
+    # Voice
+    Setting("voice/send_immediately", bool, False, "Send transcript at once", "Send what you said without a chance to edit it first.", group="Voice"),
+    Setting("voice/device", str, "", "Microphone", "Input device id; empty uses the system default.", group="Voice"),
+    Setting("voice/model", str, "", "Speech model", "A faster-whisper model folder; empty uses the bundled tiny.en.", group="Voice"),
+    Setting("voice/language", str, "", "Speech language", "Two-letter language code; empty detects it.", group="Voice"),
+)
+
+BY_KEY = {s.key: s for s in SETTINGS}
+CONVERSATION_KEYS = ("chat/temperature", "chat/top_p", "chat/max_tokens")
+
+
+class Settings:
+    """Typed access to persisted settings; unknown keys are a programming error."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self._qs = QSettings(path or str(paths.data_dir() / "settings.ini"), QSettings.Format.IniFormat)
+
+    def get(self, key: str) -> Any:
+        setting = BY_KEY[key]
+        value = self._qs.value(key, setting.default)
+        return setting.clamp(value)
+
+    def set(self, key: str, value: Any) -> None:
+        self._qs.setValue(key, BY_KEY[key].clamp(value))
+        self._qs.sync()
+
+    def values(self) -> dict[str, Any]:
+        return {s.key: self.get(s.key) for s in SETTINGS}
+
+    def get_list(self, key: str) -> list[str]:
+        value = self._qs.value(key, [])
+        if isinstance(value, str):
+            return [value] if value else []
+        return list(value or [])
+
+    def set_list(self, key: str, values: list[str]) -> None:
+        self._qs.setValue(key, values)
+        self._qs.sync()

@@ -1,0 +1,189 @@
+"""Streaming chat over the OpenAI protocol: one code path for the local host and remote servers.
+
+`ChatClient.stream(...)` yields `TextDelta`s and, last, one `StreamFinished` with timings. Each
+step is a place to cancel; cancelling closes the HTTP stream, and llama_cpp.server stops
+generating when it sees the disconnect.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import openai
+
+
+class ChatError(Exception):
+    """A user-facing failure of a chat request."""
+
+
+class EngineUnavailableError(ChatError):
+    """The server could not be reached (the local host died, or a remote server is down)."""
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamFinished:
+    finish_reason: str  # 'stop', 'length', 'cancelled'
+    completion_tokens: int
+    prompt_tokens: int | None
+    ttft_ms: float
+    decode_ms: float
+
+    @property
+    def tokens_per_second(self) -> float:
+        if self.completion_tokens <= 1 or self.decode_ms <= 0:
+            return 0.0
+        return (self.completion_tokens - 1) / (self.decode_ms / 1000.0)
+
+
+ChatEvent = TextDelta | StreamFinished
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = None
+
+
+class StreamCancel:
+    """Cancel a running stream from any thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._closer = None
+
+    def cancel(self) -> None:
+        self._event.set()
+        closer = self._closer
+        if closer is not None:
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - closing a dead stream is fine
+                pass
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def _attach(self, closer) -> None:
+        self._closer = closer
+        if self.cancelled:
+            closer()
+
+
+class ChatClient:
+    """An OpenAI-compatible endpoint: the local engine host or a remote server."""
+
+    def __init__(self, base_url: str, api_key: str = "none", model: str = "local", *,
+                 timeout: float = 600.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "none",
+                                     max_retries=0, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def list_models(self) -> list[str]:
+        try:
+            return [m.id for m in self._client.models.list()]
+        except openai.APIConnectionError as exc:
+            raise EngineUnavailableError(f"Cannot reach the model server at {self.base_url}.") from exc
+        except openai.APIStatusError as exc:
+            raise ChatError(_status_message(exc)) from exc
+
+    def stream(self, messages: Sequence[dict], sampling: Sampling = Sampling(),
+               cancel: StreamCancel | None = None) -> Iterator[ChatEvent]:
+        cancel = cancel or StreamCancel()
+        started = time.perf_counter()
+        first_at: float | None = None
+        last_at = started
+        tokens = 0
+        prompt_tokens: int | None = None
+        finish = "stop"
+        kwargs: dict = {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                        "max_tokens": sampling.max_tokens}
+        if sampling.seed is not None:
+            kwargs["seed"] = sampling.seed
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model, messages=list(messages), stream=True, **kwargs)
+        except openai.APIConnectionError as exc:
+            if cancel.cancelled:
+                yield StreamFinished("cancelled", 0, None, 0.0, 0.0)
+                return
+            raise EngineUnavailableError(f"Cannot reach the model server at {self.base_url}.") from exc
+        except openai.APIStatusError as exc:
+            raise ChatError(_status_message(exc)) from exc
+        cancel._attach(response.close)
+        try:
+            for chunk in response:
+                if cancel.cancelled:
+                    finish = "cancelled"
+                    break
+                if getattr(chunk, "usage", None) and chunk.usage.prompt_tokens:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                text = choice.delta.content if choice.delta else None
+                if text:
+                    now = time.perf_counter()
+                    if first_at is None:
+                        first_at = now
+                    last_at = now
+                    tokens += 1
+                    yield TextDelta(text)
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+        except (openai.APIConnectionError, openai.APIError) as exc:
+            if cancel.cancelled:
+                finish = "cancelled"
+            else:
+                raise EngineUnavailableError(
+                    "The connection to the model server broke off in the middle of the answer.") from exc
+        except Exception as exc:  # the transport raises its own errors when closed from another thread
+            if not cancel.cancelled:
+                raise EngineUnavailableError(f"The answer stream failed: {exc}") from exc
+            finish = "cancelled"
+        finally:
+            response.close()
+        ttft = ((first_at or last_at) - started) * 1000.0
+        decode = (last_at - first_at) * 1000.0 if first_at else 0.0
+        yield StreamFinished(finish, tokens, prompt_tokens, ttft, decode)
+
+    def count_tokens(self, text: str) -> int | None:
+        """Exact count from llama_cpp.server's tokenizer; None where the server lacks it."""
+        try:
+            result = self._client.post(
+                self.base_url.removesuffix("/v1") + "/extras/tokenize/count",
+                body={"input": text}, cast_to=object)
+        except Exception:  # noqa: BLE001 - remote servers need not offer this
+            return None
+        if isinstance(result, dict) and isinstance(result.get("count"), int):
+            return result["count"]
+        return None
+
+
+def _status_message(exc: openai.APIStatusError) -> str:
+    detail = ""
+    try:
+        body = exc.response.json()
+        detail = body.get("error", {}).get("message") if isinstance(body.get("error"), dict) else body.get("detail") or ""
+    except Exception:  # noqa: BLE001
+        detail = exc.message
+    if exc.status_code in (401, 403):
+        return "The model server rejected Hearth's key. Check the API key in Settings."
+    if exc.status_code == 404:
+        return "The model server does not know this model or endpoint."
+    if detail and "context window" in str(detail).lower():
+        return "The conversation is too long for this model's context window."
+    return f"The model server answered with an error ({exc.status_code}): {detail or exc.message}"

@@ -1,0 +1,62 @@
+"""The visible context policy: when a conversation outgrows the model's window, the oldest turns
+leave the prompt (the system prompt and the newest message always stay). Nothing is deleted
+from the conversation itself; the UI shows how many earlier messages the model no longer sees.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+# Chat templates add a few tokens of framing per message.
+PER_MESSAGE_OVERHEAD = 8
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high estimate (about 3 characters a token) for servers without a tokenizer."""
+    return len(text) // 3 + 1
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    messages: list[dict]
+    dropped: int          # conversation messages left out of the prompt
+    prompt_tokens: int    # the estimate the plan was made with
+    fits: bool            # False when even the newest message alone is too long
+
+
+def plan_prompt(system_prompt: str, history: Sequence[dict], *, n_ctx: int, max_tokens: int,
+                count: Callable[[str], int] = estimate_tokens) -> PromptPlan:
+    """Keep the newest turns that fit in n_ctx - max_tokens; history is chronological."""
+    budget = max(n_ctx - max_tokens, 0)
+    used = 0
+    head: list[dict] = []
+    if system_prompt.strip():
+        head = [{"role": "system", "content": system_prompt}]
+        used += count(system_prompt) + PER_MESSAGE_OVERHEAD
+    kept: list[dict] = []
+    for message in reversed(history):
+        cost = _message_tokens(message, count) + PER_MESSAGE_OVERHEAD
+        if used + cost > budget and kept:
+            break
+        kept.append(message)
+        used += cost
+    kept.reverse()
+    fits = used <= budget
+    # A prompt that starts with an assistant turn confuses many templates: start at a user turn.
+    while len(kept) > 1 and kept[0].get("role") == "assistant":
+        used -= _message_tokens(kept[0], count) + PER_MESSAGE_OVERHEAD
+        kept.pop(0)
+    return PromptPlan(head + kept, len(history) - len(kept), used, fits)
+
+
+def _message_tokens(message: dict, count: Callable[[str], int]) -> int:
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return count(content)
+    total = 0
+    for part in content:
+        if part.get("type") == "text":
+            total += count(part.get("text", ""))
+        else:
+            total += 600  # an image: a few hundred tokens in most projectors
+    return total

@@ -1,0 +1,75 @@
+"""The engine host process: llama-cpp-python's OpenAI-compatible server, started by Hearth.
+
+Run as `python -m engine.llm.host_main` (or the frozen app with `--engine-host`). Its settings,
+API key included, come from a JSON file named by HEARTH_ENGINE_CONFIG — never the command
+line, where any local user could read the key. The file is deleted once read.
+
+It dies with its parent: stdin is a pipe from Hearth and EOF means Hearth is gone (a SIGKILLed
+parent included), and on Linux PR_SET_PDEATHSIG backs that up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+    def watch_stdin() -> None:
+        try:
+            while sys.stdin.buffer.read(1):
+                pass
+        except (OSError, ValueError):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
+
+
+def _read_config() -> dict:
+    path = Path(os.environ.pop("HEARTH_ENGINE_CONFIG"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def main() -> None:
+    _die_with_parent()
+    config = _read_config()
+    import uvicorn
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+    server_settings = ServerSettings(host="127.0.0.1", port=0, api_key=config["api_key"], interrupt_requests=True)
+    model_settings = ModelSettings(**config["model"])
+    app = create_app(server_settings=server_settings, model_settings=[model_settings])  # loads the model
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    ready = Path(config["ready_file"])
+    tmp = ready.with_suffix(".tmp")
+    tmp.write_text(str(port), encoding="utf-8")
+    os.replace(tmp, ready)
+    print(f"hearth engine host listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""A fenced code block: language label, Copy button, syntax colours from Pygments."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QToolButton, QVBoxLayout
+from pygments.lexers import get_lexer_by_name, guess_lexer
+from pygments.token import Token
+from pygments.util import ClassNotFound
+
+_COLOURS = {
+    Token.Keyword: "#c678dd", Token.Name.Function: "#61afef", Token.Name.Class: "#e5c07b",
+    Token.Name.Builtin: "#56b6c2", Token.String: "#98c379", Token.Number: "#d19a66",
+    Token.Comment: "#7f848e", Token.Operator: "#56b6c2", Token.Name.Decorator: "#e5c07b",
+}
+
+
+def _lexer_for(language: str, code: str):
+    try:
+        return get_lexer_by_name(language or "text", stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        try:
+            return guess_lexer(code) if len(code) > 40 and not language else get_lexer_by_name("text")
+        except ClassNotFound:
+            return get_lexer_by_name("text")
+
+
+class PygmentsHighlighter(QSyntaxHighlighter):
+    """Per-line highlighting: cheap enough to run as tokens stream in."""
+
+    def __init__(self, document, language: str) -> None:
+        super().__init__(document)
+        self._lexer = _lexer_for(language, document.toPlainText())
+        self._formats: dict = {}
+
+    def _format(self, token) -> QTextCharFormat | None:
+        while token is not Token and token not in _COLOURS:
+            token = token.parent
+        if token is Token:
+            return None
+        if token not in self._formats:
+            fmt = QTextCharFormat()
+            fmt.setForeground(QColor(_COLOURS[token]))
+            self._formats[token] = fmt
+        return self._formats[token]
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
+        position = 0
+        for token, value in self._lexer.get_tokens(text):
+            fmt = self._format(token)
+            if fmt is not None:
+                self.setFormat(position, len(value), fmt)
+            position += len(value)
+
+
+class CodeBlock(QFrame):
+    copied = Signal(str)
+
+    def __init__(self, code: str, language: str = "", parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("codeBlock")
+        self.language = language
+        header = QHBoxLayout()
+        header.setContentsMargins(8, 2, 2, 0)
+        self._label = QLabel(language or "code")
+        self._label.setObjectName("codeLanguage")
+        self.copy_button = QToolButton(text="Copy")
+        self.copy_button.setToolTip("Copy this code to the clipboard")
+        self.copy_button.clicked.connect(self.copy)
+        header.addWidget(self._label)
+        header.addStretch(1)
+        header.addWidget(self.copy_button)
+        self.editor = QPlainTextEdit()
+        self.editor.setReadOnly(True)
+        self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.editor.setFrameShape(QFrame.Shape.NoFrame)
+        self.editor.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.editor.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        self.editor.setFont(font)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 4)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(self.editor)
+        self._highlighter = PygmentsHighlighter(self.editor.document(), language)
+        self.set_code(code)
+
+    def code(self) -> str:
+        return self.editor.toPlainText()
+
+    def set_code(self, code: str) -> None:
+        if code == self.editor.toPlainText():
+            return
+        old = self.editor.toPlainText()
+        if code.startswith(old) and old:
+            cursor = self.editor.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            cursor.insertText(code[len(old):])
+        else:
+            self.editor.setPlainText(code)
+        lines = max(1, code.count("\n") + 1)
+        metrics = self.editor.fontMetrics()
+        scrollbar = self.editor.horizontalScrollBar().sizeHint().height()
+        self.editor.setFixedHeight(lines * metrics.lineSpacing() + 12 + scrollbar)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.code())
+        self.copy_button.setText("Copied")
+        self.copied.emit(self.code())

@@ -1,0 +1,117 @@
+"""Where the user writes. Enter sends, Shift+Enter starts a new line, Esc stops the answer.
+Usable at once: a message sent before the model is ready waits for it (the window says so)."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+
+
+class ComposerEdit(QPlainTextEdit):
+    submit = Signal()
+    stop = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            self.submit.emit()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.stop.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class Composer(QWidget):
+    send_requested = Signal(str)
+    stop_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.edit = ComposerEdit()
+        self.edit.setObjectName("composerEdit")
+        self.edit.setPlaceholderText("Message Hearth…  (Enter to send, Shift+Enter for a new line)")
+        self.edit.setTabChangesFocus(True)
+        self.edit.setFixedHeight(84)
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setDefault(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop the answer (Esc)")
+        self.stop_button.setVisible(False)
+        self.notice = QLabel()
+        self.notice.setObjectName("composerNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+        self._tools = QHBoxLayout()
+        self._tools.setContentsMargins(0, 0, 0, 0)
+        self._above = QVBoxLayout()
+        self._above.setContentsMargins(0, 0, 0, 0)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        row = QHBoxLayout()
+        row.addLayout(self._tools)
+        row.addWidget(self.edit, 1)
+        row.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 4, 12, 8)
+        layout.addWidget(self.notice)
+        layout.addLayout(self._above)
+        layout.addLayout(row)
+        self.edit.submit.connect(self._submit)
+        self.edit.stop.connect(self.stop_requested.emit)
+        self.send_button.clicked.connect(self._submit)
+        self.stop_button.clicked.connect(self.stop_requested.emit)
+        self._can_send_empty = lambda: False
+
+    def add_tool_widget(self, widget: QWidget) -> None:
+        """Buttons left of the text box (attach, push-to-talk)."""
+        self._tools.addWidget(widget)
+
+    def add_above_widget(self, widget: QWidget) -> None:
+        """Strips above the text box (attachment thumbnails)."""
+        self._above.addWidget(widget)
+
+    def allow_empty_send_when(self, predicate) -> None:
+        self._can_send_empty = predicate
+
+    def _submit(self) -> None:
+        text = self.edit.toPlainText()
+        if not text.strip() and not self._can_send_empty():
+            return
+        if self.stop_button.isVisible():
+            return  # one answer at a time; the text stays where it is
+        self.send_requested.emit(text)
+
+    def take_text(self) -> str:
+        text = self.edit.toPlainText()
+        self.edit.clear()
+        return text
+
+    def set_text(self, text: str) -> None:
+        self.edit.setPlainText(text)
+        cursor = self.edit.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        self.edit.setTextCursor(cursor)
+        self.edit.setFocus()
+
+    def insert_text(self, text: str) -> None:
+        """Insert at the cursor (a voice transcript), with spacing that reads naturally."""
+        cursor = self.edit.textCursor()
+        before = self.edit.toPlainText()[:cursor.position()]
+        if before and not before[-1].isspace():
+            text = " " + text
+        cursor.insertText(text)
+        self.edit.setTextCursor(cursor)
+        self.edit.setFocus()
+
+    def set_streaming(self, streaming: bool) -> None:
+        self.stop_button.setVisible(streaming)
+        self.send_button.setVisible(not streaming)
+
+    def show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))

@@ -1,0 +1,112 @@
+"""The left pane: conversations, newest first; new, rename, delete (with undo) and a search
+box that looks through every message."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLineEdit, QListWidget, QListWidgetItem, QMenu,
+                               QPushButton, QVBoxLayout, QWidget)
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ConversationList(QWidget):
+    conversation_selected = Signal(int)
+    search_hit_selected = Signal(int, int)   # conversation id, message id
+    new_requested = Signal()
+    rename_requested = Signal(int, str)
+    delete_requested = Signal(int)
+    search_changed = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.new_button = QPushButton("New chat")
+        self.new_button.setObjectName("newChatButton")
+        self.new_button.setShortcut("Ctrl+N")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search all chats…")
+        self.search.setClearButtonEnabled(True)
+        self.list = QListWidget()
+        self.list.setObjectName("conversationList")
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.list.itemActivated.connect(self._activated)
+        self.list.itemClicked.connect(self._activated)
+        self.results = QListWidget()
+        self.results.setObjectName("searchResults")
+        self.results.setVisible(False)
+        self.results.setWordWrap(True)
+        self.results.itemClicked.connect(self._hit_activated)
+        self.results.itemActivated.connect(self._hit_activated)
+        top = QHBoxLayout()
+        top.addWidget(self.new_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 4, 8)
+        layout.addLayout(top)
+        layout.addWidget(self.search)
+        layout.addWidget(self.results, 1)
+        layout.addWidget(self.list, 1)
+        self.new_button.clicked.connect(self.new_requested.emit)
+        self._debounce = QTimer(self, singleShot=True, interval=150)
+        self._debounce.timeout.connect(lambda: self.search_changed.emit(self.search.text()))
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+
+    def set_conversations(self, conversations, current_id: int | None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for conversation in conversations:
+            item = QListWidgetItem(conversation.title or "Untitled")
+            item.setData(ID_ROLE, conversation.id)
+            item.setToolTip(conversation.title)
+            self.list.addItem(item)
+            if conversation.id == current_id:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def select(self, conversation_id: int | None) -> None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(ID_ROLE) == conversation_id:
+                self.list.setCurrentItem(item)
+                return
+
+    def set_search_results(self, hits) -> None:
+        """hits: SearchHit records; shown as plain text (snippets are untrusted)."""
+        searching = bool(self.search.text().strip())
+        self.results.setVisible(searching)
+        self.list.setVisible(not searching)
+        self.results.clear()
+        for hit in hits:
+            item = QListWidgetItem(f"{hit.conversation_title}\n{hit.snippet}")
+            item.setData(ID_ROLE, hit.conversation_id)
+            item.setData(HIT_ROLE, hit.message_id)
+            self.results.addItem(item)
+        if searching and not hits:
+            item = QListWidgetItem("No messages match.")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.results.addItem(item)
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        self.conversation_selected.emit(item.data(ID_ROLE))
+
+    def _hit_activated(self, item: QListWidgetItem) -> None:
+        if item.data(ID_ROLE) is not None:
+            self.search_hit_selected.emit(item.data(ID_ROLE), item.data(HIT_ROLE))
+
+    def _menu(self, position) -> None:
+        item = self.list.itemAt(position)
+        if item is None:
+            return
+        menu = QMenu(self)
+        rename = menu.addAction("Rename…")
+        delete = menu.addAction("Delete")
+        chosen = menu.exec(self.list.mapToGlobal(position))
+        if chosen is rename:
+            self.ask_rename(item.data(ID_ROLE), item.text())
+        elif chosen is delete:
+            self.delete_requested.emit(item.data(ID_ROLE))
+
+    def ask_rename(self, conversation_id: int, current: str) -> None:
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)
+        if ok and title.strip():
+            self.rename_requested.emit(conversation_id, title.strip())

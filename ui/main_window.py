@@ -1,0 +1,119 @@
+"""The main window: conversations on the left, the transcript and composer in the centre,
+the engine's state in the status bar."""
+from __future__ import annotations
+
+from PySide6.QtCore import QUrl, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter, QToolBar,
+                               QVBoxLayout, QWidget)
+
+from ui.composer import Composer
+from ui.conversation_list import ConversationList
+from ui.message_list import MessageList
+
+
+class MainWindow(QMainWindow):
+    settings_requested = Signal()
+    conversation_settings_requested = Signal()
+    add_model_requested = Signal()
+    model_chosen = Signal(str)
+    undo_delete_requested = Signal()
+    regenerate_last_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Hearth")
+        self.resize(1100, 720)
+        self.conversations = ConversationList()
+        self.messages = MessageList()
+        self.composer = Composer()
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.messages, 1)
+        column.addWidget(self.composer)
+        splitter = QSplitter()
+        splitter.addWidget(self.conversations)
+        splitter.addWidget(centre)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 840])
+        self.setCentralWidget(splitter)
+
+        toolbar = QToolBar("Model")
+        toolbar.setObjectName("modelToolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(QLabel(" Model: "))
+        self.model_picker = QComboBox()
+        self.model_picker.setObjectName("modelPicker")
+        self.model_picker.setMinimumWidth(320)
+        self.model_picker.activated.connect(lambda i: self.model_chosen.emit(self.model_picker.itemData(i) or ""))
+        toolbar.addWidget(self.model_picker)
+        self.addToolBar(toolbar)
+
+        self.engine_label = QLabel("Starting…")
+        self.engine_label.setObjectName("engineStatus")
+        self.undo_button = QPushButton("Undo delete")
+        self.undo_button.setVisible(False)
+        self.undo_button.clicked.connect(self.undo_delete_requested.emit)
+        self.statusBar().addPermanentWidget(self.undo_button)
+        self.statusBar().addPermanentWidget(self.engine_label)
+
+        chat_menu = self.menuBar().addMenu("&Chat")
+        self.new_action = QAction("New chat", self, shortcut=QKeySequence.StandardKey.New)
+        self.new_action.triggered.connect(self.conversations.new_requested.emit)
+        self.add_model_action = QAction("Add model file…", self, shortcut="Ctrl+O")
+        self.add_model_action.triggered.connect(self.add_model_requested.emit)
+        self.regenerate_action = QAction("Regenerate answer", self, shortcut="Ctrl+R")
+        self.regenerate_action.triggered.connect(self.regenerate_last_requested.emit)
+        self.chat_settings_action = QAction("This chat's settings…", self)
+        self.chat_settings_action.triggered.connect(self.conversation_settings_requested.emit)
+        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        self.settings_action.triggered.connect(self.settings_requested.emit)
+        quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        for action in (self.new_action, self.add_model_action, self.regenerate_action, self.chat_settings_action,
+                       self.settings_action):
+            chat_menu.addAction(action)
+        chat_menu.addSeparator()
+        chat_menu.addAction(quit_action)
+        self.messages.link_activated.connect(self.confirm_open_link)
+
+    def set_engine_status(self, text: str, error: bool = False) -> None:
+        self.engine_label.setText(text)
+        self.engine_label.setProperty("error", error)
+        self.engine_label.setToolTip(text)
+        self.engine_label.style().unpolish(self.engine_label)
+        self.engine_label.style().polish(self.engine_label)
+
+    def set_models(self, entries: list[tuple[str, str]], current: str) -> None:
+        """entries: (label, path); current: path."""
+        self.model_picker.blockSignals(True)
+        self.model_picker.clear()
+        for label, path in entries:
+            self.model_picker.addItem(label, path)
+            if path == current:
+                self.model_picker.setCurrentIndex(self.model_picker.count() - 1)
+        self.model_picker.blockSignals(False)
+
+    def show_undo(self, visible: bool, text: str = "") -> None:
+        self.undo_button.setVisible(visible)
+        if text:
+            self.statusBar().showMessage(text, 10000)
+
+    def confirm_open_link(self, url: QUrl) -> None:
+        """Links in model output open only after the user has seen the full target."""
+        from PySide6.QtGui import QDesktopServices
+
+        target = url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
+        if url.scheme().lower() not in ("http", "https", "mailto"):
+            QMessageBox.information(self, "Link not opened", f"Hearth does not open links of this kind:\n\n{target}")
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Open link?",
+                          "Open this address in your browser?", QMessageBox.StandardButton.Open
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText(target)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if box.exec() == QMessageBox.StandardButton.Open:
+            QDesktopServices.openUrl(url)

@@ -1,0 +1,184 @@
+"""One message in the transcript. A streaming answer grows by appending to its buffer; the
+visible text is refreshed at most ~30 times a second and only the last segment is re-rendered."""
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, QUrl, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from ui.code_block import CodeBlock
+from ui.markdown_segments import Segment, split_markdown
+from ui.safe_text import SafeTextView
+
+ROLE_TITLES = {"user": "You", "assistant": "Hearth", "system": "System"}
+REFRESH_MS = 33
+
+
+class ClickableThumb(QLabel):
+    clicked = Signal(str)
+
+    def __init__(self, path: str, parent=None) -> None:
+        super().__init__(parent)
+        self.path = path
+        pixmap = QPixmap(path)
+        if not pixmap.isNull():
+            self.setPixmap(pixmap.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation))
+        else:
+            self.setText("(image missing)")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Open full size")
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        self.clicked.emit(self.path)
+
+
+class MessageWidget(QFrame):
+    regenerate_requested = Signal(int)
+    edit_requested = Signal(int)
+    link_activated = Signal(QUrl)
+    image_clicked = Signal(str)
+
+    def __init__(self, message_id: int, role: str, content: str, *, state: str = "complete",
+                 footer: str = "", error: str | None = None, image_paths: list[str] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.message_id = message_id
+        self.role = role
+        self.state = state
+        self._text = content
+        self._segments: list[Segment] = []
+        self._segment_widgets: list[QWidget] = []
+        self.setObjectName(f"message_{role}")
+        self.setProperty("role", role)
+
+        title = QLabel(ROLE_TITLES.get(role, role))
+        title.setObjectName("messageRole")
+        self._state_label = QLabel()
+        self._state_label.setObjectName("messageState")
+        self.copy_button = QToolButton(text="Copy")
+        self.copy_button.setToolTip("Copy the whole message")
+        self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self._text))
+        self.regenerate_button = QToolButton(text="Regenerate")
+        self.regenerate_button.setToolTip("Answer this again")
+        self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.message_id))
+        self.edit_button = QToolButton(text="Edit")
+        self.edit_button.setToolTip("Edit this message and send it again")
+        self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.message_id))
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(title)
+        header.addWidget(self._state_label)
+        header.addStretch(1)
+        for button in (self.edit_button, self.regenerate_button, self.copy_button):
+            button.setAutoRaise(True)
+            header.addWidget(button)
+        self.edit_button.setVisible(False)
+        self.regenerate_button.setVisible(False)
+
+        self._body = QVBoxLayout()
+        self._body.setContentsMargins(0, 0, 0, 0)
+        self._body.setSpacing(4)
+        self._footer = QLabel(footer)
+        self._footer.setObjectName("messageFooter")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        if image_paths:
+            thumbs = QHBoxLayout()
+            for path in image_paths:
+                thumb = ClickableThumb(path)
+                thumb.clicked.connect(self.image_clicked.emit)
+                thumbs.addWidget(thumb)
+            thumbs.addStretch(1)
+            layout.addLayout(thumbs)
+        layout.addLayout(self._body)
+        layout.addWidget(self._footer)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._render)
+        self._render()
+        self.set_state(state, error)
+
+    # -- content ---------------------------------------------------------------
+    def text(self) -> str:
+        return self._text
+
+    def set_text(self, text: str) -> None:
+        self._text = text
+        self._render()
+
+    def append(self, delta: str) -> None:
+        """Cheap: buffer now, render on the next tick (≤ 30 renders a second)."""
+        self._text += delta
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        self._timer.stop()
+        self._render()
+
+    def _render(self) -> None:
+        segments = split_markdown(self._text) if self.role == "assistant" else [Segment("text", self._text)]
+        for index, segment in enumerate(segments):
+            if index < len(self._segments) and self._segments[index] == segment:
+                continue
+            if index < len(self._segments) and self._segments[index].kind == segment.kind and (
+                    segment.kind == "text" or self._segments[index].language == segment.language):
+                self._update_widget(self._segment_widgets[index], segment)
+            else:
+                for widget in self._segment_widgets[index:]:
+                    widget.deleteLater()
+                del self._segment_widgets[index:]
+                del self._segments[index:]
+                widget = self._make_widget(segment)
+                self._segment_widgets.append(widget)
+                self._body.addWidget(widget)
+            if index < len(self._segments):
+                self._segments[index] = segment
+            else:
+                self._segments.append(segment)
+        for widget in self._segment_widgets[len(segments):]:
+            widget.deleteLater()
+        del self._segment_widgets[len(segments):]
+        del self._segments[len(segments):]
+
+    def _make_widget(self, segment: Segment) -> QWidget:
+        if segment.kind == "code":
+            return CodeBlock(segment.text, segment.language)
+        view = SafeTextView()
+        view.link_activated.connect(self.link_activated.emit)
+        self._update_widget(view, segment)
+        return view
+
+    def _update_widget(self, widget: QWidget, segment: Segment) -> None:
+        if isinstance(widget, CodeBlock):
+            widget.set_code(segment.text)
+        elif self.role == "assistant":
+            widget.set_markdown(segment.text)
+        else:
+            widget.set_plain(segment.text)  # what the user typed is shown as typed
+
+    def code_blocks(self) -> list[CodeBlock]:
+        return [w for w in self._segment_widgets if isinstance(w, CodeBlock)]
+
+    # -- state -----------------------------------------------------------------
+    def set_state(self, state: str, error: str | None = None) -> None:
+        self.state = state
+        labels = {"streaming": "typing…", "interrupted": "interrupted", "error": "failed"}
+        text = labels.get(state, "")
+        self._state_label.setText(text)
+        self._state_label.setVisible(bool(text))
+        if error:
+            self._footer.setText(error)
+            self._footer.setProperty("error", True)
+
+    def set_footer(self, text: str) -> None:
+        self._footer.setText(text)
+        self._footer.setVisible(bool(text))
+
+    def set_actions(self, *, can_regenerate: bool, can_edit: bool) -> None:
+        self.regenerate_button.setVisible(can_regenerate and self.role == "assistant")
+        self.edit_button.setVisible(can_edit and self.role == "user")

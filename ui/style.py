@@ -1,0 +1,33 @@
+"""Hearth's look: a calm light theme applied once at start."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+STYLE = """
+QWidget#transcript { background: #fbfaf8; }
+QFrame#message_user { background: #eef3fb; border-radius: 10px; }
+QFrame#message_assistant { background: #ffffff; border: 1px solid #ece8e1; border-radius: 10px; }
+QLabel#messageRole { font-weight: bold; color: #5b4636; }
+QLabel#messageState { color: #b0541c; font-style: italic; }
+QLabel#messageFooter { color: #8a8580; font-size: 11px; }
+QLabel#messageFooter[error="true"] { color: #b3261e; }
+QLabel#contextNote, QLabel#composerNotice { color: #7a5a00; background: #fff6d6; border-radius: 6px; padding: 4px 8px; }
+QLabel#emptyNote { color: #9a948d; font-size: 15px; padding: 40px; }
+QFrame#codeBlock { background: #282c34; border-radius: 6px; }
+QFrame#codeBlock QPlainTextEdit { background: #282c34; color: #abb2bf; }
+QLabel#codeLanguage { color: #9da5b4; }
+QFrame#codeBlock QToolButton { color: #d7dae0; }
+QLabel#engineStatus[error="true"] { color: #b3261e; }
+QPushButton#sendButton { font-weight: bold; }
+"""
+
+
+def apply_style(app: QApplication) -> None:
+    app.setStyleSheet(STYLE)
+    icon = Path(__file__).resolve().parent.parent / "assets" / "hearth.svg"
+    if icon.exists():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
