@@ -47,6 +47,7 @@ class ChatController(QObject):
         self._thread: GenerationThread | None = None
         self._pending: tuple[int, int] | None = None   # (conversation, assistant message) waiting for the model
         self._token_cache: dict[str, int] = {}
+        self._retiring: set[GenerationThread] = set()   # kept alive until their QThread ends
         self.view.regenerate_requested.connect(self.regenerate)
         self.view.edit_requested.connect(self.edit)
         self.view.load_earlier_requested.connect(self.load_earlier)
@@ -250,21 +251,23 @@ class ChatController(QObject):
         worker.delta.connect(self._on_delta)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
-        thread.finished.connect(lambda: self._thread_done(thread))
+        thread.finished.connect(lambda: self._retiring.discard(thread))
         self._thread = thread
+        self._retiring.add(thread)
         thread.start()
 
-    def _thread_done(self, thread: GenerationThread) -> None:
-        if self._thread is thread:
+    def _answer_over(self, message_id: int) -> None:
+        """The worker has reported its last word: the user may send again at once."""
+        if self._thread is not None and self._thread.worker.message_id == message_id:
             self._thread = None
             self._set_streaming(False)
-        thread.deleteLater()
 
     def _on_delta(self, message_id: int, text: str) -> None:
         if widget := self.view.widget_for(message_id):
             widget.append(text)
 
     def _on_finished(self, message_id: int, event: StreamFinished) -> None:
+        self._answer_over(message_id)
         message = self.store.get_message(message_id)
         if widget := self.view.widget_for(message_id):
             widget.flush()
@@ -276,6 +279,7 @@ class ChatController(QObject):
         self.answer_finished.emit(message_id)
 
     def _on_failed(self, message_id: int, message: str, state: str) -> None:
+        self._answer_over(message_id)
         if widget := self.view.widget_for(message_id):
             widget.flush()
             widget.set_state(state, message)
@@ -290,4 +294,5 @@ class ChatController(QObject):
     def shutdown(self) -> None:
         if self._thread is not None:
             self._thread.stop()
-            self._thread.wait(5000)
+        for thread in list(self._retiring):
+            thread.wait(5000)

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 
 class Tickets:
@@ -58,27 +58,22 @@ class _Channel(QObject):
     progressed = Signal(object)
 
 
-class _Runnable(QRunnable):
-    def __init__(self, work: Callable[..., Any], channel: _Channel, wants_progress: bool) -> None:
-        super().__init__()
-        self._work = work
-        self._channel = channel
-        self._wants_progress = wants_progress
-        self.setAutoDelete(True)
+def _runner(work: Callable[..., Any], channel: _Channel, wants_progress: bool) -> Callable[[], None]:
+    """A plain callable for the pool: PySide6 6.12 corrupts None's refcount when a Python
+    QRunnable subclass's run() returns, so no QRunnable subclass is used."""
 
-    def run(self) -> None:
+    def run() -> None:
         try:
-            if self._wants_progress:
-                result = self._work(self._channel.progressed.emit)
-            else:
-                result = self._work()
+            result = work(channel.progressed.emit) if wants_progress else work()
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never swallowed
-            self._channel.failed.emit(exc, traceback.format_exc())
+            channel.failed.emit(exc, traceback.format_exc())
         else:
-            self._channel.succeeded.emit(result)
+            channel.succeeded.emit(result)
+
+    return run
 
 
-_live_channels: set[_Channel] = set()
+_live: set = set()  # channels and runnables stay alive until their result is delivered
 
 
 def run_in_background(
@@ -97,18 +92,24 @@ def run_in_background(
     With `ticket` and `tickets`, callbacks for a ticket that is no longer current are dropped.
     """
     channel = _Channel()
-    _live_channels.add(channel)
+    runnable = _runner(work, channel, on_progress is not None)
+    _live.add(channel)
+    _live.add(runnable)
+
+    def release() -> None:
+        # Deferred: deleting the channel inside its own signal's delivery crashes PySide.
+        QTimer.singleShot(0, lambda: (_live.discard(channel), _live.discard(runnable)))
 
     def current() -> bool:
         return ticket is None or tickets is None or tickets.is_current(ticket)
 
     def done_ok(result: Any) -> None:
-        _live_channels.discard(channel)
+        release()
         if on_success and current():
             on_success(result)
 
     def done_bad(exc: BaseException, tb: str) -> None:
-        _live_channels.discard(channel)
+        release()
         if not current():
             return
         if on_failure:
@@ -122,4 +123,4 @@ def run_in_background(
     channel.failed.connect(done_bad)
     if on_progress:
         channel.progressed.connect(lambda value: current() and on_progress(value))
-    (pool or QThreadPool.globalInstance()).start(_Runnable(work, channel, on_progress is not None))
+    (pool or QThreadPool.globalInstance()).start(runnable)

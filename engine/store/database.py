@@ -1,0 +1,529 @@
+"""The chat history: one SQLite file (WAL mode) shared by the GUI thread and generation workers.
+
+Durability: `synchronous=NORMAL` in WAL mode. A COMMIT appends its frames to the -wal file
+with write() before it returns, so the data sits in the operating system's page cache and
+survives the death of the process (SIGKILL, a native crash, the OOM killer): the next open
+replays the WAL. Only an OS crash or power loss before the next checkpoint's fsync could
+lose the latest commits, and even then the database stays consistent. FULL would add an
+fsync per commit (the worker saves a growing answer every second) for no gain against
+process death.
+
+One connection (`check_same_thread=False`) guarded by an RLock: every public method takes
+the lock, so calls from different threads never interleave inside a transaction.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+from .migrations import migrate
+from .records import (
+    ROLES,
+    SNIPPET_CLOSE,
+    SNIPPET_OPEN,
+    STATES,
+    Attachment,
+    Conversation,
+    Message,
+    SearchHit,
+    StoreCorruptError,
+    StoreError,
+    StoreFullError,
+)
+
+if TYPE_CHECKING:
+    from .records import RecoveryReport
+
+BUSY_TIMEOUT_MS = 5000
+JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024  # shrink the WAL back after a very large write
+LOW_DISK_BYTES = 64 * 1024 * 1024
+SQLITE_PARAMETER_CHUNK = 500
+
+CONVERSATION_COLUMNS = "id, title, system_prompt, settings_json, created_at, updated_at"
+MESSAGE_COLUMNS = (
+    "id, conversation_id, role, content, state, model, error, prompt_tokens, completion_tokens, "
+    "prompt_ms, decode_ms, tokens_per_second, created_at, updated_at"
+)
+ATTACHMENT_COLUMNS = "id, message_id, sha256, mime, path, width, height, bytes"
+
+FULL_MESSAGE = (
+    "Hearth could not save because the disk is full. Nothing that was already saved was lost; "
+    "free some disk space and try again."
+)
+
+
+class Store:
+    """Conversations, messages and attachments in one SQLite file (":memory:" for tests)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path if str(path) == ":memory:" else Path(path)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        if isinstance(self.path, Path):
+            from .recovery import has_sqlite_header
+
+            # Opening a non-database read-write would make SQLite delete its -wal and -shm.
+            if not has_sqlite_header(self.path):
+                raise StoreCorruptError(
+                    f"Hearth's chat history file {self.path} is damaged (it is not a database). "
+                    "Restart Hearth to keep a copy of it and recover what can be read."
+                )
+        try:
+            conn = sqlite3.connect(
+                str(self.path),
+                check_same_thread=False,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+        except sqlite3.Error as error:
+            raise self._translate(error, "open the chat history") from error
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT:d}")
+            migrate(conn)
+            self._conn = conn
+            # An answer still 'streaming' at open time was cut off by a crash or a kill.
+            with self._transaction("mark cut-off answers as interrupted") as tx:
+                tx.execute(
+                    "UPDATE messages SET state = 'interrupted', updated_at = ? WHERE state = 'streaming'",
+                    (time.time(),),
+                )
+        except BaseException as error:
+            self._conn = None
+            conn.close()
+            if isinstance(error, (sqlite3.Error, OSError)):
+                raise self._translate(error, "open the chat history") from error
+            raise
+
+    @classmethod
+    def open_or_recover(cls, path: Path) -> tuple["Store", "RecoveryReport | None"]:
+        """Open `path`; if it is damaged, keep a copy, start fresh and salvage what can be read."""
+        from .recovery import open_or_recover
+
+        return open_or_recover(cls, Path(path))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- conversations
+
+    def create_conversation(
+        self, title: str = "New chat", system_prompt: str = "", settings: dict | None = None
+    ) -> Conversation:
+        now = time.time()
+        settings_json = _settings_json(settings)
+        with self._transaction("create a conversation") as tx:
+            cursor = tx.execute(
+                "INSERT INTO conversations (title, system_prompt, settings_json, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (_text(title), _text(system_prompt), settings_json, now, now),
+            )
+            conversation_id = int(cursor.lastrowid)
+        return Conversation(conversation_id, _text(title), _text(system_prompt), json.loads(settings_json), now, now)
+
+    def list_conversations(self) -> list[Conversation]:
+        """Conversations not deleted, most recent activity first."""
+        with self._reading("list conversations") as conn:
+            rows = conn.execute(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
+                "ORDER BY updated_at DESC, id DESC"
+            ).fetchall()
+        return [_conversation(row) for row in rows]
+
+    def get_conversation(self, conversation_id: int) -> Conversation | None:
+        """The conversation, or None if it does not exist or is deleted."""
+        with self._reading("read a conversation") as conn:
+            row = conn.execute(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND deleted_at IS NULL",
+                (conversation_id,),
+            ).fetchone()
+        return _conversation(row) if row else None
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        """Rename; does not move the conversation in the list (updated_at means last activity)."""
+        with self._transaction("rename the conversation") as tx:
+            tx.execute("UPDATE conversations SET title = ? WHERE id = ?", (_text(title), conversation_id))
+
+    def update_conversation(
+        self, conversation_id: int, *, system_prompt: str | None = None, settings: dict | None = None
+    ) -> None:
+        assignments: dict[str, Any] = {}
+        if system_prompt is not None:
+            assignments["system_prompt"] = _text(system_prompt)
+        if settings is not None:
+            assignments["settings_json"] = _settings_json(settings)
+        if not assignments:
+            return
+        columns = ", ".join(f"{name} = ?" for name in assignments)
+        with self._transaction("save the conversation settings") as tx:
+            tx.execute(f"UPDATE conversations SET {columns} WHERE id = ?", (*assignments.values(), conversation_id))
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Hide the conversation; `restore_conversation` undoes it until `purge_deleted` runs."""
+        with self._transaction("delete the conversation") as tx:
+            tx.execute(
+                "UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+                (time.time(), conversation_id),
+            )
+
+    def restore_conversation(self, conversation_id: int) -> None:
+        with self._transaction("restore the conversation") as tx:
+            tx.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
+
+    def purge_deleted(self) -> int:
+        """Really delete soft-deleted conversations (with their messages and attachment rows); return how many.
+
+        Attachment files are not touched: call `attachment_paths_in_use` to know which files
+        are still referenced before sweeping the attachments folder.
+        """
+        with self._transaction("clean up deleted conversations") as tx:
+            cursor = tx.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL")
+            return int(cursor.rowcount)
+
+    # ---------------------------------------------------------------- messages
+
+    def add_message(
+        self, conversation_id: int, role: str, content: str, *, state: str = "complete", model: str | None = None
+    ) -> Message:
+        """Append a message and mark the conversation as just active."""
+        _check_role(role)
+        _check_state(state)
+        content = _text(content)
+        now = time.time()
+        with self._transaction("save the message") as tx:
+            if tx.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is None:
+                raise StoreError("That conversation no longer exists, so the message was not saved.")
+            cursor = tx.execute(
+                "INSERT INTO messages (conversation_id, role, content, model, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, content, model, state, now, now),
+            )
+            message_id = int(cursor.lastrowid)
+            tx.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        return Message(message_id, conversation_id, role, content, state, model, None, None, None, None, None, None, now, now)
+
+    def update_message(
+        self,
+        message_id: int,
+        *,
+        content: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+        model: str | None = None,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        prompt_ms: float | None = None,
+        decode_ms: float | None = None,
+        tokens_per_second: float | None = None,
+    ) -> None:
+        """Change the given fields (None = leave as is). A message deleted meanwhile is ignored."""
+        if state is not None:
+            _check_state(state)
+        fields: dict[str, Any] = {
+            "content": None if content is None else _text(content),
+            "state": state,
+            "error": None if error is None else _text(error),
+            "model": model,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "prompt_ms": prompt_ms,
+            "decode_ms": decode_ms,
+            "tokens_per_second": tokens_per_second,
+        }
+        assignments = {name: value for name, value in fields.items() if value is not None}
+        if not assignments:
+            return
+        assignments["updated_at"] = time.time()
+        columns = ", ".join(f"{name} = ?" for name in assignments)
+        with self._transaction("save the message") as tx:
+            tx.execute(f"UPDATE messages SET {columns} WHERE id = ?", (*assignments.values(), message_id))
+
+    def get_message(self, message_id: int) -> Message | None:
+        with self._reading("read a message") as conn:
+            row = conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return Message(*row) if row else None
+
+    def messages(self, conversation_id: int, *, limit: int | None = None, before_id: int | None = None) -> list[Message]:
+        """Messages in chronological order; with `limit`, the newest `limit` ones older than `before_id`."""
+        sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?"
+        params: list[Any] = [conversation_id]
+        if before_id is not None:
+            sql += " AND id < ?"
+            params.append(before_id)
+        if limit is None:
+            sql += " ORDER BY id"
+        else:
+            sql += " ORDER BY id DESC LIMIT ?"
+            params.append(max(0, int(limit)))
+        with self._reading("read the conversation") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        if limit is not None:
+            rows.reverse()
+        return [Message(*row) for row in rows]
+
+    def count_messages(self, conversation_id: int) -> int:
+        with self._reading("count messages") as conn:
+            return int(conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?", (conversation_id,)).fetchone()[0])
+
+    def delete_message(self, message_id: int) -> None:
+        with self._transaction("delete the message") as tx:
+            tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
+    def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
+        """Delete this message and every later one in the conversation (edit-and-resend, regenerate)."""
+        with self._transaction("delete messages") as tx:
+            tx.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conversation_id, message_id))
+
+    # ---------------------------------------------------------------- search
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages matching every word of `query` (the last word as a prefix), best first.
+
+        The user's text is never FTS5 syntax: each word is quoted, so quotes, `*`, `NEAR(`,
+        `-`, `AND`… are searched for as plain words and never raise.
+        """
+        expression = fts_expression(query)
+        if expression is None or limit <= 0:
+            return []
+        with self._reading("search") as conn:
+            rows = conn.execute(
+                "SELECT m.conversation_id, c.title, m.id, m.role, "
+                "       snippet(messages_fts, 0, ?, ?, '…', 16) "
+                "FROM messages_fts "
+                "JOIN messages AS m ON m.id = messages_fts.rowid "
+                "JOIN conversations AS c ON c.id = m.conversation_id "
+                "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
+                "ORDER BY messages_fts.rank, m.id DESC LIMIT ?",
+                (SNIPPET_OPEN, SNIPPET_CLOSE, expression, int(limit)),
+            ).fetchall()
+        return [SearchHit(*row) for row in rows]
+
+    # ---------------------------------------------------------------- attachments
+
+    def add_attachment(
+        self, message_id: int, *, sha256: str, mime: str, path: str, width: int, height: int, size: int
+    ) -> Attachment:
+        """Record a file kept in the attachments folder; `path` is relative to that folder."""
+        _check_relative(path)
+        with self._transaction("save the attachment") as tx:
+            if tx.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
+                raise StoreError("That message no longer exists, so the attachment was not saved.")
+            cursor = tx.execute(
+                "INSERT INTO attachments (message_id, sha256, mime, path, width, height, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (message_id, sha256, mime, path, int(width), int(height), int(size)),
+            )
+            attachment_id = int(cursor.lastrowid)
+        return Attachment(attachment_id, message_id, sha256, mime, path, int(width), int(height), int(size))
+
+    def attachments(self, message_id: int) -> list[Attachment]:
+        return self.attachments_for([message_id])[message_id]
+
+    def attachments_for(self, message_ids: list[int]) -> dict[int, list[Attachment]]:
+        """Attachments of many messages in one go; every requested id is a key (maybe with [])."""
+        result: dict[int, list[Attachment]] = {int(message_id): [] for message_id in message_ids}
+        ids = list(result)
+        with self._reading("read attachments") as conn:
+            for start in range(0, len(ids), SQLITE_PARAMETER_CHUNK):
+                chunk = ids[start : start + SQLITE_PARAMETER_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE message_id IN ({marks}) ORDER BY id", chunk
+                ):
+                    result[row[1]].append(Attachment(*row))
+        return result
+
+    def attachment_paths_in_use(self) -> set[str]:
+        """Relative paths still referenced by some message (to sweep orphaned files after a purge)."""
+        with self._reading("read attachments") as conn:
+            return {row[0] for row in conn.execute("SELECT DISTINCT path FROM attachments")}
+
+    # ---------------------------------------------------------------- health
+
+    def integrity_check(self) -> str:
+        """`PRAGMA integrity_check`: "ok" when healthy, otherwise SQLite's list of problems."""
+        with self._reading("check the chat history") as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(row[0]) for row in rows)
+
+    def quick_check(self) -> str:
+        """`PRAGMA quick_check`: like integrity_check without the index cross-checks (fast at startup)."""
+        with self._reading("check the chat history") as conn:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        return "\n".join(str(row[0]) for row in rows)
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("The chat history is closed.")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; any failure rolls back and leaves the store usable."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as error:
+                self._rollback_quietly(conn)
+                if isinstance(error, (sqlite3.Error, OSError)):
+                    raise self._translate(error, doing) from error
+                raise
+
+    @contextmanager
+    def _reading(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except (sqlite3.Error, OSError) as error:
+                raise self._translate(error, doing) from error
+
+    @staticmethod
+    def _rollback_quietly(conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (it does after SQLITE_FULL and most I/O errors)
+
+    def _translate(self, error: BaseException, doing: str) -> StoreError:
+        """Turn a low-level failure into a StoreError whose message the UI can show."""
+        if isinstance(error, OSError) and error.errno in _NO_SPACE_ERRNOS:
+            return StoreFullError(FULL_MESSAGE)
+        if not isinstance(error, sqlite3.Error):
+            return StoreError(f"Hearth could not {doing}: {error}. Nothing that was already saved was lost.")
+        code = getattr(error, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        text = str(error)
+        if primary == sqlite3.SQLITE_FULL or "database or disk is full" in text:
+            return StoreFullError(FULL_MESSAGE)
+        if primary == sqlite3.SQLITE_IOERR and code in _WRITE_IOERRS and self._out_of_space():
+            return StoreFullError(FULL_MESSAGE)
+        if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text or "not a database" in text:
+            return StoreCorruptError(
+                f"Hearth's chat history file {self.path} is damaged ({text}). "
+                "Restart Hearth to keep a copy of it and recover what can be read."
+            )
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreError(
+                "The chat history is in use by another program (is Hearth already running?). "
+                "Close it and try again; nothing was lost."
+            )
+        if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+            return StoreError(f"Hearth cannot {doing}: it may not open or write {self.path} ({text}).")
+        return StoreError(f"Hearth could not {doing}: {text}. Nothing that was already saved was lost.")
+
+    def _out_of_space(self) -> bool:
+        """Whether a failed write is explained by a full volume or a file size limit (EFBIG).
+
+        SQLite reports ENOSPC as SQLITE_FULL but EFBIG/EDQUOT only as a generic write error.
+        """
+        try:
+            import resource
+
+            soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            if soft != resource.RLIM_INFINITY:
+                return True
+        except (ImportError, OSError, ValueError):  # no resource module on Windows
+            pass
+        if isinstance(self.path, Path):
+            try:
+                return shutil.disk_usage(self.path.parent).free < LOW_DISK_BYTES
+            except OSError:
+                return False
+        return False
+
+
+_NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EFBIG} | ({errno.EDQUOT} if hasattr(errno, "EDQUOT") else set())
+_WRITE_IOERRS = {
+    sqlite3.SQLITE_IOERR_WRITE,
+    sqlite3.SQLITE_IOERR_TRUNCATE,
+    sqlite3.SQLITE_IOERR_FSYNC,
+    sqlite3.SQLITE_IOERR_SHMSIZE,
+}
+
+
+def fts_expression(query: str) -> str | None:
+    """An FTS5 MATCH expression for what the user typed: every word quoted, the last one a prefix."""
+    cleaned = _text(query).replace("\x00", " ")
+    words = [word for word in cleaned.split() if _has_token_character(word)]
+    if not words:
+        return None
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words) + "*"
+
+
+def _has_token_character(word: str) -> bool:
+    # unicode61 indexes letters, numbers and private-use characters; a word without any
+    # would become an empty phrase that matches nothing and empties the whole result.
+    return any(unicodedata.category(ch)[0] in "LN" or unicodedata.category(ch) == "Co" for ch in word)
+
+
+def _text(value: str) -> str:
+    """Text SQLite can store: lone surrogates (never valid UTF-8) become U+FFFD instead of failing the save."""
+    if not isinstance(value, str):
+        raise StoreError(f"Expected text, got {type(value).__name__}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _settings_json(settings: dict | None) -> str:
+    try:
+        return json.dumps(settings or {}, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise StoreError(f"These conversation settings cannot be saved: {error}.") from error
+
+
+def _conversation(row: tuple) -> Conversation:
+    conversation_id, title, system_prompt, settings_json, created_at, updated_at = row
+    try:
+        settings = json.loads(settings_json)
+    except (TypeError, ValueError):
+        settings = {}
+    if not isinstance(settings, dict):
+        settings = {}
+    return Conversation(conversation_id, title, system_prompt, settings, created_at, updated_at)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise StoreError(f"Unknown message role {role!r}; expected one of {', '.join(ROLES)}.")
+
+
+def _check_state(state: str) -> None:
+    if state not in STATES:
+        raise StoreError(f"Unknown message state {state!r}; expected one of {', '.join(STATES)}.")
+
+
+def _check_relative(path: str) -> None:
+    posix, windows = PurePosixPath(path), PureWindowsPath(path)
+    if not path or posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in posix.parts or ".." in windows.parts:
+        raise StoreError(f"Attachment path {path!r} must be relative to the attachments folder.")

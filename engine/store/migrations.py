@@ -1,0 +1,160 @@
+"""Forward-only schema migrations, numbered by `PRAGMA user_version`.
+
+Each migration is a plain function appended to MIGRATIONS; migration N (1-based) brings the
+schema from version N-1 to N. A migration and its version bump commit together, so a crash
+mid-migration leaves the previous version intact. Never edit or reorder a shipped
+migration: append a new one.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from .records import StoreError
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> list[str]:
+    """Apply pending migrations up to `target` (default: all); return the names applied.
+
+    `conn` must be in autocommit mode (isolation_level=None): each step runs in its own
+    BEGIN IMMEDIATE transaction so a second process cannot migrate at the same time.
+    """
+    target = latest_version() if target is None else target
+    current = schema_version(conn)
+    if current > latest_version():
+        raise StoreError(
+            f"This chat history was saved by a newer version of Hearth (schema {current}, "
+            f"this version knows up to {latest_version()}). Update Hearth to open it; "
+            "nothing was changed."
+        )
+    applied: list[str] = []
+    for number in range(current + 1, target + 1):
+        step = MIGRATIONS[number - 1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) >= number:  # another process got there first
+                conn.execute("ROLLBACK")
+                continue
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(step.__name__)
+    return applied
+
+
+def _run(conn: sqlite3.Connection, statements: list[str]) -> None:
+    # Not executescript(): it would COMMIT first and break the migration's transaction.
+    for statement in statements:
+        conn.execute(statement)
+
+
+@migration
+def m001_conversations_messages_attachments(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        [
+            """
+            CREATE TABLE conversations (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                title TEXT NOT NULL DEFAULT 'New chat',
+                system_prompt TEXT NOT NULL DEFAULT '',
+                settings_json TEXT NOT NULL DEFAULT '{}',
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                deleted_at REAL
+            )
+            """,
+            """
+            CREATE TABLE messages (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+                content TEXT NOT NULL DEFAULT '',
+                model TEXT,
+                state TEXT NOT NULL DEFAULT 'complete'
+                    CHECK (state IN ('complete', 'streaming', 'interrupted', 'error')),
+                error TEXT,
+                prompt_tokens INTEGER,
+                completion_tokens INTEGER,
+                prompt_ms REAL,
+                decode_ms REAL,
+                tokens_per_second REAL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE attachments (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                sha256 TEXT NOT NULL,
+                mime TEXT NOT NULL,
+                path TEXT NOT NULL,
+                width INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                bytes INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
+            "CREATE INDEX messages_by_state ON messages(state) WHERE state = 'streaming'",
+            "CREATE INDEX attachments_by_message ON attachments(message_id)",
+            "CREATE INDEX attachments_by_sha256 ON attachments(sha256)",
+            "CREATE INDEX conversations_by_activity ON conversations(deleted_at, updated_at)",
+        ],
+    )
+
+
+@migration
+def m002_message_search(conn: sqlite3.Connection) -> None:
+    """Full-text search over message content: an external-content FTS5 table kept in step by triggers."""
+    _run(
+        conn,
+        [
+            """
+            CREATE VIRTUAL TABLE messages_fts USING fts5(
+                content,
+                content='messages',
+                content_rowid='id',
+                tokenize='unicode61 remove_diacritics 2'
+            )
+            """,
+            """
+            CREATE TRIGGER messages_fts_after_insert AFTER INSERT ON messages BEGIN
+                INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+            END
+            """,
+            """
+            CREATE TRIGGER messages_fts_after_delete AFTER DELETE ON messages BEGIN
+                INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+            END
+            """,
+            """
+            CREATE TRIGGER messages_fts_after_update AFTER UPDATE OF content ON messages BEGIN
+                INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+                INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+            END
+            """,
+            # Index what version 1 already holds.
+            "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
+        ],
+    )

@@ -1,0 +1,85 @@
+"""Plain data the store hands out, and the errors it raises.
+
+The UI may import these types (they hold no connection and no Qt); only app/ calls the Store.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROLES = ("system", "user", "assistant")
+STATES = ("complete", "streaming", "interrupted", "error")
+
+# Search snippets mark each matched term with these plain-text markers (never HTML).
+SNIPPET_OPEN = "["
+SNIPPET_CLOSE = "]"
+
+
+class StoreError(Exception):
+    """Something went wrong with the chat history; str(error) is fit to show the user."""
+
+
+class StoreFullError(StoreError):
+    """A write failed because the disk (or the file size limit) is full; nothing saved earlier was lost."""
+
+
+class StoreCorruptError(StoreError):
+    """The database file is damaged or not a database; `Store.open_or_recover` can salvage it."""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    title: str
+    system_prompt: str
+    settings: dict[str, Any] = field(hash=False)
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    state: str
+    model: str | None
+    error: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    prompt_ms: float | None
+    decode_ms: float | None
+    tokens_per_second: float | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    conversation_id: int
+    conversation_title: str
+    message_id: int
+    role: str
+    snippet: str  # plain text; matches wrapped in SNIPPET_OPEN / SNIPPET_CLOSE
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int
+    message_id: int
+    sha256: str
+    mime: str
+    path: str  # relative to Hearth's attachments folder
+    width: int
+    height: int
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    backup_path: Path
+    recovered_conversations: int
+    recovered_messages: int
+    message: str  # fit to show the user as is

@@ -1,0 +1,188 @@
+"""The engine host: a llama_cpp.server child on the starter model, spoken to over the OpenAI protocol."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from engine.llm.client import ChatClient, EngineUnavailableError, Sampling, StreamCancel, StreamFinished, TextDelta
+from engine.llm.host import EngineError, EngineHost, HostConfig
+from tests.support.engine import shared_host  # noqa: F401 - fixture
+
+GREEDY = Sampling(temperature=0.0, top_p=1.0, max_tokens=24, seed=1)
+
+
+def ask(client: ChatClient, text: str, sampling: Sampling = GREEDY, cancel=None):
+    deltas, finished = [], None
+    for event in client.stream([{"role": "user", "content": text}], sampling, cancel):
+        if isinstance(event, TextDelta):
+            deltas.append(event.text)
+        else:
+            finished = event
+    return deltas, finished
+
+
+def test_an_answer_streams_token_by_token(shared_host):
+    client = ChatClient(shared_host.base_url, shared_host.api_key)
+    deltas, finished = ask(client, "Name three colours.")
+    assert len(deltas) > 3, "the answer should arrive in many small pieces"
+    assert "".join(deltas).strip()
+    assert isinstance(finished, StreamFinished) and finished.completion_tokens == len(deltas)
+    assert finished.tokens_per_second > 0
+
+
+def test_stopping_mid_answer_ends_the_stream_and_the_host_stays_usable(shared_host):
+    client = ChatClient(shared_host.base_url, shared_host.api_key)
+    cancel = StreamCancel()
+    got = []
+    for event in client.stream([{"role": "user", "content": "Tell me a long story about a dragon."}],
+                               Sampling(temperature=0, max_tokens=400), cancel):
+        if isinstance(event, TextDelta):
+            got.append(event.text)
+            if len(got) == 5:
+                cancel.cancel()
+        else:
+            finished = event
+    assert finished.finish_reason == "cancelled"
+    assert len(got) <= 6
+    deltas, again = ask(client, "Say hi.")
+    assert deltas and again.finish_reason in ("stop", "length")
+
+
+def test_a_repeated_conversation_reuses_the_kv_cache(shared_host):
+    """Turn 2 shares turn 1's prefix, so its prompt processing is shorter (a measured, not timed, claim:
+    llama.cpp logs how many prompt tokens it evaluated)."""
+    client = ChatClient(shared_host.base_url, shared_host.api_key)
+    history = [{"role": "system", "content": "You are terse. " + "Remember these facts: " + ", ".join(
+        f"item {i} is {i * 7}" for i in range(60))}, {"role": "user", "content": "What is item 3?"}]
+    first = "".join(e.text for e in client.stream(history, GREEDY) if isinstance(e, TextDelta))
+    evaluated_first = _last_prompt_eval_tokens(shared_host)
+    history += [{"role": "assistant", "content": first}, {"role": "user", "content": "And item 4?"}]
+    list(client.stream(history, GREEDY))
+    evaluated_second = _last_prompt_eval_tokens(shared_host)
+    assert evaluated_first > 300
+    assert evaluated_second < evaluated_first / 3, (evaluated_first, evaluated_second)
+
+
+def _last_prompt_eval_tokens(host) -> int:
+    import re
+
+    time.sleep(0.2)
+    text = host.log_path.read_text(errors="replace")
+    found = re.findall(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens", text)
+    assert found, "llama.cpp's timing line is missing from the host log"
+    return int(found[-1])
+
+
+def test_the_host_listens_on_loopback_only_and_demands_its_key(shared_host):
+    url = shared_host.base_url + "/models"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=5)
+    assert refused.value.code == 401
+    wrong = urllib.request.Request(url, headers={"Authorization": "Bearer not-the-key"})
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(wrong, timeout=5)
+    assert shared_host.base_url.startswith("http://127.0.0.1:")
+    connections = _listening_addresses(shared_host.pid)
+    assert connections and all(addr.startswith("127.0.0.1:") for addr in connections), connections
+
+
+def _listening_addresses(pid: int) -> list[str]:
+    """Local addresses of the child's listening TCP sockets, from /proc."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[3] == "0A" and parts[9] in inodes:  # LISTEN
+                    hex_ip, hex_port = parts[1].split(":")
+                    if len(hex_ip) == 8:
+                        ip = ".".join(str(int(hex_ip[i:i + 2], 16)) for i in (6, 4, 2, 0))
+                    else:
+                        ip = "ipv6:" + hex_ip
+                    found.append(f"{ip}:{int(hex_port, 16)}")
+    return found
+
+
+def test_the_key_is_never_on_a_command_line_or_in_the_log(shared_host):
+    with open(f"/proc/{shared_host.pid}/cmdline", "rb") as f:
+        cmdline = f.read().decode(errors="replace")
+    assert shared_host.api_key not in cmdline
+    assert shared_host.api_key not in shared_host.log_path.read_text(errors="replace")
+    environ = open(f"/proc/{shared_host.pid}/environ", "rb").read().decode(errors="replace")
+    assert shared_host.api_key not in environ
+
+
+def test_kill_9_of_the_host_is_noticed_and_a_restart_works(starter_model, tmp_path):
+    died = threading.Event()
+    reports = []
+    host = EngineHost(HostConfig(starter_model, n_ctx=1024, n_threads=2), log_dir=tmp_path,
+                      on_death=lambda report: (reports.append(report), died.set()))
+    host.start()
+    try:
+        client = ChatClient(host.base_url, host.api_key)
+        os.kill(host.pid, signal.SIGKILL)
+        assert died.wait(10), "the host's death went unnoticed"
+        assert "SIGKILL" in reports[0]
+        with pytest.raises(EngineUnavailableError):
+            ask(client, "hello")
+        host.restart()
+        client = ChatClient(host.base_url, host.api_key)
+        deltas, _ = ask(client, "hello")
+        assert deltas
+    finally:
+        host.stop()
+
+
+def test_the_host_dies_with_its_parent(starter_model, tmp_path):
+    """Even a SIGKILLed Hearth leaves no orphan engine behind."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from engine.llm.host import EngineHost, HostConfig\n"
+        f"h = EngineHost(HostConfig(Path({str(starter_model)!r}), n_ctx=512), log_dir=Path({str(tmp_path)!r}))\n"
+        "h.start(); print(h.pid, flush=True); time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    child_pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child_pid):
+        time.sleep(0.1)
+    assert not _alive(child_pid), "the engine host outlived Hearth"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_model_that_cannot_load_gives_a_clear_error(tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + os.urandom(2048))
+    host = EngineHost(HostConfig(broken), log_dir=tmp_path)
+    with pytest.raises(EngineError) as failure:
+        host.start(timeout=60)
+    assert "engine" in failure.value.message.lower()
+    assert not host.is_alive()

@@ -1,0 +1,162 @@
+"""A user's first session with Hearth, on the real starter model in a real (offscreen) window."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.main_window_controller import HearthController
+from app.settings import Settings
+
+
+@pytest.fixture
+def hearth(qtbot):
+    Settings().set("chat/temperature", 0.0)
+    Settings().set("chat/max_tokens", 40)
+    Settings().set("engine/n_ctx", 2048)
+    controller = HearthController()
+    qtbot.addWidget(controller.window)
+    controller.window.show()
+    controller.start()
+    yield controller
+    controller.shutdown()
+
+
+def wait_ready(qtbot, hearth):
+    qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
+
+
+def send(qtbot, hearth, text: str) -> None:
+    composer = hearth.window.composer
+    composer.edit.setFocus()
+    qtbot.keyClicks(composer.edit, text)
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+
+
+def last_widget(hearth):
+    return hearth.window.messages.widgets()[-1]
+
+
+def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot, hearth):
+    window = hearth.window
+    assert window.isVisible()
+    # The composer works before the model is ready; the message waits for it.
+    send(qtbot, hearth, "Hello! Who are you?")
+    assert window.composer.edit.toPlainText() == ""
+    deltas = []
+    hearth.chat.answer_finished.connect(lambda mid: None)
+    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=90000) as finished:
+        pass
+    first_answer_id = finished.args[0]
+    answer = hearth.store.get_message(first_answer_id)
+    assert answer.state == "complete" and answer.content.strip()
+    assert last_widget(hearth).text() == answer.content
+    assert "tok/s" in last_widget(hearth)._footer.text()
+
+    # A long answer, stopped mid-way: kept and marked interrupted.
+    hearth.chat.settings.set("chat/max_tokens", 400)
+    send(qtbot, hearth, "Write a long story about a lighthouse keeper.")
+    qtbot.waitUntil(lambda: len(last_widget(hearth).text()) > 20, timeout=60000)
+    assert hearth.chat.streaming, last_widget(hearth).text()
+    assert window.composer.stop_button.isVisible()
+    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=30000) as stopped:
+        qtbot.mouseClick(window.composer.stop_button, Qt.MouseButton.LeftButton)
+    partial = hearth.store.get_message(stopped.args[0])
+    assert partial.state == "interrupted" and partial.content
+    assert last_widget(hearth).state == "interrupted"
+
+    # Regenerate replaces the last answer with a new one, streamed in pieces.
+    hearth.chat.settings.set("chat/max_tokens", 30)
+    pieces = []
+    hearth.chat.engine  # noqa: B018
+    regenerate = last_widget(hearth).regenerate_button
+    assert regenerate.isVisible()
+    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000) as regenerated:
+        qtbot.mouseClick(regenerate, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: last_widget(hearth).message_id != stopped.args[0], timeout=5000)
+        last_widget(hearth).layout()  # noqa: B018
+    assert regenerated.args[0] != stopped.args[0]
+    assert hearth.store.get_message(stopped.args[0]) is None
+    first_conversation = hearth.chat.current_id
+    messages_in_first = len(window.messages.message_ids())
+    assert messages_in_first == 4
+
+    # A second conversation, then back to the first.
+    qtbot.mouseClick(window.conversations.new_button, Qt.MouseButton.LeftButton)
+    assert window.messages.message_ids() == []
+    send(qtbot, hearth, "What is 2 + 2?")
+    qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000).wait()
+    assert len(hearth.store.list_conversations()) == 2
+    items = window.conversations.list
+    first_item = next(items.item(i) for i in range(items.count())
+                      if items.item(i).data(Qt.ItemDataRole.UserRole) == first_conversation)
+    qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=items.visualItemRect(first_item).center())
+    assert hearth.chat.current_id == first_conversation
+    assert len(window.messages.message_ids()) == messages_in_first
+
+    # Quit and relaunch: the history is intact.
+    hearth.shutdown()
+    relaunched = HearthController()
+    qtbot.addWidget(relaunched.window)
+    relaunched.start()
+    try:
+        assert len(relaunched.store.list_conversations()) == 2
+        assert relaunched.window.conversations.list.count() == 2
+        texts = [w.text() for w in relaunched.window.messages.widgets()]
+        assert texts and all(t.strip() for t in texts)
+        assert relaunched.store.integrity_check() == "ok"
+    finally:
+        relaunched.shutdown()
+
+
+def test_edit_and_resend_the_last_message(qtbot, hearth):
+    wait_ready(qtbot, hearth)
+    send(qtbot, hearth, "Tell me about cats")
+    qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000).wait()
+    user_widget = hearth.window.messages.widgets()[0]
+    assert user_widget.edit_button.isVisible()
+    qtbot.mouseClick(user_widget.edit_button, Qt.MouseButton.LeftButton)
+    assert hearth.window.composer.edit.toPlainText() == "Tell me about cats"
+    assert hearth.window.messages.message_ids() == []
+    hearth.window.composer.edit.selectAll()
+    qtbot.keyClicks(hearth.window.composer.edit, "Tell me about dogs")
+    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000):
+        qtbot.keyClick(hearth.window.composer.edit, Qt.Key.Key_Return)
+    contents = [m.content for m in hearth.store.messages(hearth.chat.current_id)]
+    assert contents[0] == "Tell me about dogs" and len(contents) == 2
+
+
+def test_shift_enter_adds_a_line_instead_of_sending(qtbot, hearth):
+    edit = hearth.window.composer.edit
+    qtbot.keyClicks(edit, "line one")
+    qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(edit, "line two")
+    assert edit.toPlainText() == "line one\nline two"
+    assert hearth.store.list_conversations() == []
+
+
+def test_search_finds_messages_across_chats_and_opens_the_right_one(qtbot, hearth):
+    store = hearth.store
+    a = store.create_conversation(title="Gardening")
+    store.add_message(a.id, "user", "How deep should I plant tulip bulbs?")
+    b = store.create_conversation(title="Cooking")
+    store.add_message(b.id, "user", "A recipe for lentil soup, please")
+    hearth.refresh_conversations()
+    qtbot.keyClicks(hearth.window.conversations.search, "tulip")
+    results = hearth.window.conversations.results
+    qtbot.waitUntil(lambda: results.isVisible() and results.count() == 1, timeout=3000)
+    assert "Gardening" in results.item(0).text()
+    qtbot.mouseClick(results.viewport(), Qt.MouseButton.LeftButton, pos=results.visualItemRect(results.item(0)).center())
+    assert hearth.chat.current_id == a.id
+
+
+def test_delete_a_chat_and_undo_it(qtbot, hearth):
+    store = hearth.store
+    keep = store.create_conversation(title="Keep me")
+    store.add_message(keep.id, "user", "precious words")
+    hearth.refresh_conversations()
+    hearth._delete(keep.id)
+    assert store.list_conversations() == []
+    assert hearth.window.undo_button.isVisible()
+    qtbot.mouseClick(hearth.window.undo_button, Qt.MouseButton.LeftButton)
+    assert [c.title for c in store.list_conversations()] == ["Keep me"]
+    assert [w.text() for w in hearth.window.messages.widgets()] == ["precious words"]
