@@ -160,3 +160,26 @@ def test_delete_a_chat_and_undo_it(qtbot, hearth):
     qtbot.mouseClick(hearth.window.undo_button, Qt.MouseButton.LeftButton)
     assert [c.title for c in store.list_conversations()] == ["Keep me"]
     assert [w.text() for w in hearth.window.messages.widgets()] == ["precious words"]
+
+
+def test_a_chat_longer_than_the_context_says_so_and_still_answers(qtbot):
+    Settings().set("chat/max_tokens", 24)
+    Settings().set("engine/n_ctx", 512)
+    hearth = HearthController()
+    qtbot.addWidget(hearth.window)
+    hearth.start()
+    try:
+        long_chat = hearth.store.create_conversation(title="Long", system_prompt="Answer briefly.")
+        for i in range(30):
+            hearth.store.add_message(long_chat.id, "user" if i % 2 == 0 else "assistant", f"Message {i}: " + "words " * 60)
+        hearth.refresh_conversations()
+        hearth.chat.open(long_chat.id)
+        wait_ready(qtbot, hearth)
+        with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000) as finished:
+            send(qtbot, hearth, "Summarise our chat.")
+        note = hearth.window.messages.context_note
+        assert not note.isHidden() and "no longer sees" in note.text() and "system prompt is kept" in note.text()
+        assert hearth.store.get_message(finished.args[0]).state == "complete"
+        assert hearth.store.count_messages(long_chat.id) == 32, "nothing was deleted from the chat"
+    finally:
+        hearth.shutdown()
