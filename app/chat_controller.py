@@ -28,6 +28,15 @@ def footer_for(message) -> str:
     return " · ".join(parts)
 
 
+def _data_uri(attachment) -> str:
+    import base64
+
+    from app import paths
+
+    data = (paths.attachments_dir() / attachment.path).read_bytes()
+    return f"data:{attachment.mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 class ChatController(QObject):
     conversations_changed = Signal()
     current_changed = Signal(int)          # conversation id
@@ -198,13 +207,21 @@ class ChatController(QObject):
             self.composer.show_notice(f"The model is not available: {self.engine.last_error} Your message is kept.")
 
     def _history(self, conversation_id: int, exclude: int) -> list[dict]:
+        messages = self.store.messages(conversation_id)
+        plan = self.engine.plan
+        sees = plan is not None and (plan.local is None or plan.local.mmproj_path is not None)
+        attachments = self.store.attachments_for([m.id for m in messages]) if sees else {}
         history = []
-        for message in self.store.messages(conversation_id):
+        for message in messages:
             if message.id == exclude or message.role == "system":
                 continue
             if message.role == "assistant" and message.state == "error" and not message.content:
                 continue
-            history.append({"role": message.role, "content": message.content, "_id": message.id})
+            content = message.content
+            if attachments.get(message.id):
+                content = [{"type": "text", "text": message.content}] + [
+                    {"type": "image_url", "image_url": {"url": _data_uri(a)}} for a in attachments[message.id]]
+            history.append({"role": message.role, "content": content, "_id": message.id})
         return history
 
     def _count(self, text: str) -> int:

@@ -14,6 +14,9 @@ from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
 from engine.llm.host import HostConfig
 from engine.models.starter import starter_llm_path
 from engine.store import Store
+from app.image_controller import ImageController
+from ui.drop_target import DropTarget
+from ui.image_viewer import show_image
 from ui.main_window import MainWindow
 from ui.settings_dialog import SettingsDialog
 
@@ -30,6 +33,20 @@ def gpu_layers(requested: int) -> int:
         return 0
 
 
+def vision_parts(model: Path) -> tuple[Path | None, str | None]:
+    """The projector beside a vision model and the chat handler for its family."""
+    try:
+        from engine.llm.vision_format import chat_format_for
+        from engine.models.gguf_info import inspect_gguf
+
+        info = inspect_gguf(model)
+        if info.mmproj_path:
+            return Path(info.mmproj_path), chat_format_for(info, info.mmproj_path)
+    except Exception:  # noqa: BLE001 - a model the inspector dislikes still gets its chance in the host
+        pass
+    return None, None
+
+
 class HearthController:
     def __init__(self, window: MainWindow | None = None) -> None:
         self.settings = Settings()
@@ -40,6 +57,18 @@ class HearthController:
         self.chat = ChatController(self.store, self.settings, self.engine, self.window.messages, self.window.composer)
         self._deleted: int | None = None
         w = self.window
+        self.images = ImageController(w.composer, w)
+        self.images.problem.connect(w.composer.show_notice)
+        self.images.model_files_dropped.connect(lambda files: self.add_model_file(files[0]))
+        self.drop_target = DropTarget(w)
+        self.drop_target.watch(w)
+        self.drop_target.watch(w.composer.edit)
+        self.drop_target.watch(w.composer.edit.viewport())
+        self.drop_target.watch(w.messages.viewport())
+        self.drop_target.files_dropped.connect(self.images.add_files)
+        self.drop_target.image_dropped.connect(self.images.add_qimage)
+        self.voice = self._make_voice()
+        w.messages.image_clicked.connect(lambda path: show_image(path, Path(path).name, w))
         w.composer.send_requested.connect(self._send)
         w.composer.stop_requested.connect(self.chat.stop)
         w.conversations.new_requested.connect(self.chat.new_conversation)
@@ -69,12 +98,14 @@ class HearthController:
             self.chat.open(conversations[0].id)
         self.refresh_models()
         self.load_engine()
+        self.voice.preload()
         if self.recovery is not None:
             QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, "Chat history was damaged",
                                                              self.recovery.message))
         self.window.composer.edit.setFocus()
 
     def shutdown(self) -> None:
+        self.voice.cancel()
         self.chat.shutdown()
         self.engine.shutdown()
         self.store.close()
@@ -95,7 +126,9 @@ class HearthController:
         if model is None:
             return None
         threads = s.get("engine/n_threads") or default_threads()
-        config = HostConfig(model_path=model, n_ctx=s.get("engine/n_ctx"), n_threads=threads,
+        mmproj, chat_format = vision_parts(model)
+        config = HostConfig(model_path=model, mmproj_path=mmproj, chat_format=chat_format,
+                            n_ctx=s.get("engine/n_ctx"), n_threads=threads,
                             n_gpu_layers=gpu_layers(s.get("engine/n_gpu_layers")))
         return EndpointPlan(local=config)
 
@@ -157,9 +190,73 @@ class HearthController:
     def refresh_conversations(self) -> None:
         self.window.conversations.set_conversations(self.store.list_conversations(), self.chat.current_id)
 
+    def _make_voice(self):
+        """Push-to-talk: the button in the composer and F9 while the window has focus."""
+        from app.voice_controller import VoiceController
+        from engine.speech import Transcriber
+        from ui.push_to_talk import PushToTalkButton, PushToTalkKeyFilter
+
+        s = self.settings
+        model = s.get("voice/model") or None
+        voice = VoiceController(Transcriber(model, language=s.get("voice/language") or None),
+                                send_immediately=s.get("voice/send_immediately"),
+                                language=s.get("voice/language") or None)
+        if s.get("voice/device"):
+            voice.recorder.set_device_id(s.get("voice/device"))
+        button = PushToTalkButton()
+        self.push_to_talk = button
+        self.window.composer.add_tool_widget(button)
+        self._key_filter = PushToTalkKeyFilter(self.window)
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance().installEventFilter(self._key_filter)
+        for source in (button, self._key_filter):
+            source.hold_started.connect(voice.press)
+            source.hold_ended.connect(voice.release)
+        voice.state_changed.connect(button.set_state)
+        voice.level_changed.connect(button.set_level)
+        voice.elapsed_changed.connect(button.set_elapsed)
+        voice.transcript_ready.connect(self.window.composer.insert_text)
+        voice.send_requested.connect(self._send_transcript)
+        voice.voice_failed.connect(self.window.composer.show_notice)
+        reason = voice.unavailable_reason()
+        if reason:
+            button.set_unavailable(reason)
+        return voice
+
+    def _send_transcript(self, text: str) -> None:
+        self.window.composer.insert_text(text)
+        self._send(self.window.composer.edit.toPlainText())
+
     def _send(self, text: str) -> None:
-        if self.chat.send(text) is not None:
-            self.window.composer.take_text()
+        composer = self.window.composer
+        if self.images.busy:
+            composer.show_notice("Still preparing an image — send again in a moment.")
+            return
+        attachments = []
+        if self.images.pending:
+            reason = self.vision_problem()
+            if reason:
+                composer.show_notice(reason)
+                return
+            try:
+                attachments = self.images.take_for_sending()
+            except Exception as exc:  # noqa: BLE001 - ImageIntakeError: disk full, unwritable
+                composer.show_notice(str(exc))
+                return
+        if self.chat.send(text, attachments) is not None:
+            composer.take_text()
+            composer.show_notice("")
+            self.images.clear()
+
+    def vision_problem(self) -> str:
+        """Why the current model cannot take images ('' when it can)."""
+        plan = self.engine.plan or self.endpoint_plan()
+        if plan is None or plan.local is None or plan.local.mmproj_path:
+            return ""  # a remote server decides for itself
+        return (f"{Path(plan.local.model_path).name} cannot see images. Pick a vision model — for example "
+                "SmolVLM, Qwen2.5-VL 3B or Gemma 3 4B from the model library — or remove the images. "
+                "Your message and images are kept.")
 
     def _regenerate_last(self) -> None:
         ids = self.window.messages.message_ids()

@@ -2,7 +2,7 @@
 Usable at once: a message sent before the model is ready waits for it (the window says so)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
@@ -10,6 +10,21 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, 
 class ComposerEdit(QPlainTextEdit):
     submit = Signal()
     stop = Signal()
+    files_pasted = Signal(list)        # local file paths (copied files, dropped files)
+    image_pasted = Signal(object)      # QImage from the clipboard
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # noqa: N802
+        return source.hasImage() or source.hasUrls() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802
+        """Images and files become attachments; text is pasted as plain text, never as HTML."""
+        files = [u.toLocalFile() for u in source.urls() if u.isLocalFile()] if source.hasUrls() else []
+        if files:
+            self.files_pasted.emit(files)
+        elif source.hasImage():
+            self.image_pasted.emit(source.imageData())
+        elif source.hasText():
+            self.insertPlainText(source.text())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
