@@ -42,6 +42,7 @@ class ChatController(QObject):
     current_changed = Signal(int)          # conversation id
     status = Signal(str)                   # a line for the status bar
     streaming_changed = Signal(bool)
+    answer_progressed = Signal(int, str)   # message id, new text
     answer_finished = Signal(int)          # message id
     answer_failed = Signal(int, str)
 
@@ -253,17 +254,16 @@ class ChatController(QObject):
         n_ctx = self.engine.plan.local.n_ctx if self.engine.plan and self.engine.plan.local else 32768
         max_tokens = min(sampling.max_tokens, max(64, n_ctx // 2))
         sampling = Sampling(sampling.temperature, sampling.top_p, max_tokens, sampling.seed)
-        history = self._history(conversation_id, message_id)
-        plan = plan_prompt(conversation.system_prompt if conversation else "", history,
-                           n_ctx=n_ctx, max_tokens=max_tokens, count=self._count)
-        messages = [{k: v for k, v in m.items() if k != "_id"} for m in plan.messages]
-        if plan.dropped and conversation_id == self.current_id:
-            self.view.set_context_note(
-                f"This chat is longer than the model's context ({n_ctx} tokens): the model no longer sees "
-                f"the first {plan.dropped} message{'s' if plan.dropped != 1 else ''}. The system prompt is kept.")
-        else:
-            self.view.set_context_note("")
-        worker = GenerationWorker(self.store, client, message_id, messages, sampling, self.engine.plan.label)
+        system_prompt = conversation.system_prompt if conversation else ""
+
+        def build_prompt():
+            history = self._history(conversation_id, message_id)
+            plan = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=self._count)
+            return [{k: v for k, v in m.items() if k != "_id"} for m in plan.messages], plan.dropped
+
+        self._n_ctx = n_ctx
+        worker = GenerationWorker(self.store, client, message_id, build_prompt, sampling, self.engine.plan.label)
+        worker.planned.connect(self._on_planned)
         thread = GenerationThread(worker)
         worker.delta.connect(self._on_delta)
         worker.finished.connect(self._on_finished)
@@ -272,6 +272,17 @@ class ChatController(QObject):
         self._thread = thread
         self._retiring.add(thread)
         thread.start()
+
+    def _on_planned(self, message_id: int, dropped: int) -> None:
+        message = self.store.get_message(message_id)
+        if message is None or message.conversation_id != self.current_id:
+            return
+        if dropped:
+            self.view.set_context_note(
+                f"This chat is longer than the model's context ({self._n_ctx} tokens): the model no longer sees "
+                f"the first {dropped} message{'s' if dropped != 1 else ''}. The system prompt is kept.")
+        else:
+            self.view.set_context_note("")
 
     def _answer_over(self, message_id: int) -> None:
         """The worker has reported its last word: the user may send again at once."""
@@ -282,6 +293,7 @@ class ChatController(QObject):
     def _on_delta(self, message_id: int, text: str) -> None:
         if widget := self.view.widget_for(message_id):
             widget.append(text)
+        self.answer_progressed.emit(message_id, text)
 
     def _on_finished(self, message_id: int, event: StreamFinished) -> None:
         self._answer_over(message_id)

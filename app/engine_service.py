@@ -86,6 +86,9 @@ class EngineService(QObject):
                 host = EngineHost(plan.local, log_dir=self._log_dir,
                                   on_death=lambda report: self._died_in_thread.emit(report))
                 host.start()
+                if not self._tickets.is_current(ticket):  # the user switched again meanwhile
+                    host.stop()
+                    return None, None
                 return host, ChatClient(host.base_url, host.api_key, model=Path(plan.local.model_path).name)
             client = ChatClient(plan.remote_url, plan.remote_key, model=plan.remote_model or "default", timeout=600)
             names = client.list_models()
@@ -115,6 +118,8 @@ class EngineService(QObject):
         self.state_changed.emit(state)
 
     def _loaded(self, result) -> None:
+        if result == (None, None):
+            return
         self._host, self._client = result
         self.last_error = ""
         self._set_state("ready")

@@ -2,6 +2,7 @@
 store at least once a second and at the end, and reports each delta as a signal."""
 from __future__ import annotations
 
+import logging
 import time
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -9,20 +10,24 @@ from PySide6.QtCore import QObject, QThread, Signal
 from engine.llm.client import ChatClient, ChatError, Sampling, StreamCancel, StreamFinished, TextDelta
 
 SAVE_EVERY_S = 0.5
+log = logging.getLogger("hearth.generation")
 
 
 class GenerationWorker(QObject):
+    planned = Signal(int, int)            # message id, conversation messages left out of the prompt
     delta = Signal(int, str)              # message id, text
     finished = Signal(int, object)        # message id, StreamFinished
     failed = Signal(int, str, str)        # message id, user message, state ('error'|'interrupted')
 
-    def __init__(self, store, client: ChatClient, message_id: int, messages: list[dict],
+    def __init__(self, store, client: ChatClient, message_id: int, build_prompt,
                  sampling: Sampling, model_label: str) -> None:
+        """build_prompt() -> (messages, dropped) runs on the worker thread: it may count tokens
+        over HTTP and read image files, neither of which belongs on the GUI thread."""
         super().__init__()
         self._store = store
         self._client = client
         self.message_id = message_id
-        self._messages = messages
+        self._build_prompt = build_prompt
         self._sampling = sampling
         self._model = model_label
         self.cancel_token = StreamCancel()
@@ -32,7 +37,9 @@ class GenerationWorker(QObject):
         last_save = time.monotonic()
         saved_len = 0
         try:
-            for event in self._client.stream(self._messages, self._sampling, self.cancel_token):
+            messages, dropped = self._build_prompt()
+            self.planned.emit(self.message_id, dropped)
+            for event in self._client.stream(messages, self._sampling, self.cancel_token):
                 if isinstance(event, TextDelta):
                     text += event.text
                     self.delta.emit(self.message_id, event.text)
@@ -50,6 +57,8 @@ class GenerationWorker(QObject):
                     self.finished.emit(self.message_id, event)
                     return
         except ChatError as exc:
+            log.warning("answer %s failed: %s (cause: %r)", self.message_id, exc, exc.__cause__,
+                        exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
             self._fail(text, str(exc))
         except Exception as exc:  # noqa: BLE001 - a worker must always report back
             self._fail(text, f"Something went wrong while answering: {exc}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app import paths
@@ -15,6 +15,7 @@ from engine.llm.host import HostConfig
 from engine.models.starter import starter_llm_path
 from engine.store import Store
 from app.image_controller import ImageController
+from app.library_controller import LibraryController
 from ui.drop_target import DropTarget
 from ui.image_viewer import show_image
 from ui.main_window import MainWindow
@@ -89,6 +90,8 @@ class HearthController:
         self.engine.state_changed.connect(self._engine_state)
         self.engine.model_failed.connect(lambda msg: w.set_engine_status(f"Model failed: {msg}", error=True))
         self.engine.engine_died.connect(self._engine_died)
+        self._last_death = ""
+        self.library = LibraryController(self)
 
     # -- start and stop --------------------------------------------------------
     def start(self) -> None:
@@ -105,6 +108,7 @@ class HearthController:
         self.window.composer.edit.setFocus()
 
     def shutdown(self) -> None:
+        self.library.shutdown()
         self.voice.cancel()
         self.chat.shutdown()
         self.engine.shutdown()
@@ -142,11 +146,16 @@ class HearthController:
     def _engine_state(self, state: str) -> None:
         label = self.engine.plan.label if self.engine.plan else ""
         if state == "loading":
-            self.window.set_engine_status(f"Loading {label}…")
+            if self._last_death:
+                self.window.set_engine_status(f"{self._last_death} Loading {label} again…", error=True)
+            else:
+                self.window.set_engine_status(f"Loading {label}…")
         elif state == "ready":
+            self._last_death = ""
             self.window.set_engine_status(f"Ready: {label}")
 
     def _engine_died(self, report: str) -> None:
+        self._last_death = report.replace(" Restarting it…", "")
         self.window.set_engine_status(report, error=True)
         self.window.statusBar().showMessage(report, 20000)
 
@@ -179,7 +188,10 @@ class HearthController:
 
             inspect_gguf(Path(path))
         except Exception as exc:  # noqa: BLE001 - InvalidModelError carries the reason
-            QMessageBox.warning(self.window, "Not a usable model", f"{Path(path).name}: {exc}")
+            box = QMessageBox(QMessageBox.Icon.Warning, "Not a usable model", f"{Path(path).name}: {exc}",
+                              QMessageBox.StandardButton.Ok, self.window)
+            box.setTextFormat(Qt.TextFormat.PlainText)  # the file name is the user's, not markup
+            box.exec()
             return
         files = self.settings.get_list("model/user_files")
         if path not in files:
@@ -269,7 +281,7 @@ class HearthController:
         self._deleted = conversation_id
         title = conversation.title if conversation else "Chat"
         self.window.show_undo(True, f"Deleted “{title}”.")
-        QTimer.singleShot(15000, lambda: self.window.show_undo(False))
+        QTimer.singleShot(15000, self.window, lambda: self.window.show_undo(False))
 
     def _undo_delete(self) -> None:
         if self._deleted is not None:

@@ -24,6 +24,18 @@ except ImportError:  # pragma: no cover
     pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def virtual_microphone():
+    """A PulseAudio server with a virtual microphone for the whole session, started before Qt
+    Multimedia first looks for audio devices (it does so once per process)."""
+    try:
+        from tests.support.pulse import ensure_pulse
+
+        yield ensure_pulse()
+    except Exception as exc:  # noqa: BLE001 - voice tests report the problem themselves
+        yield exc
+
+
 @pytest.fixture(autouse=True)
 def hearth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point Hearth's data folder (and the Hugging Face cache) at a temporary folder."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
+from ui.safe_text import plain_tooltip
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QScrollArea, QSizePolicy, QToolButton, QWidget
 
 from ui.image_viewer import ImageSource, load_pixmap
@@ -38,7 +39,7 @@ class AttachmentThumbnail(QFrame):
                 THUMBNAIL_SIDE, THUMBNAIL_SIDE,
                 Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation,
             )))
-        self.picture.setToolTip(label)
+        self.picture.setToolTip(plain_tooltip(label))  # file names are untrusted
         self.picture.setAccessibleName(label)
         self.picture.clicked.connect(lambda: self.activated.emit(self.key))
 
@@ -48,7 +49,7 @@ class AttachmentThumbnail(QFrame):
         self.remove_button.setAutoRaise(True)
         self.remove_button.setFixedSize(18, 18)
         self.remove_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.remove_button.setToolTip(f"Remove {label}")
+        self.remove_button.setToolTip(plain_tooltip(f"Remove {label}"))
         self.remove_button.setAccessibleName(f"Remove {label}")
         self.remove_button.clicked.connect(lambda: self.remove_clicked.emit(self.key))
 

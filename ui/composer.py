@@ -57,6 +57,7 @@ class Composer(QWidget):
         self.stop_button.setVisible(False)
         self.notice = QLabel()
         self.notice.setObjectName("composerNotice")
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setWordWrap(True)
         self.notice.setVisible(False)
         self._tools = QHBoxLayout()

@@ -3,6 +3,7 @@ box that looks through every message."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from ui.safe_text import plain_tooltip
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLineEdit, QListWidget, QListWidgetItem, QMenu,
                                QPushButton, QVBoxLayout, QWidget)
 
@@ -57,7 +58,7 @@ class ConversationList(QWidget):
         for conversation in conversations:
             item = QListWidgetItem(conversation.title or "Untitled")
             item.setData(ID_ROLE, conversation.id)
-            item.setToolTip(conversation.title)
+            item.setToolTip(plain_tooltip(conversation.title))
             self.list.addItem(item)
             if conversation.id == current_id:
                 self.list.setCurrentItem(item)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QPus
                                QVBoxLayout, QWidget)
 
 from ui.composer import Composer
+from ui.safe_text import plain_tooltip
 from ui.conversation_list import ConversationList
 from ui.message_list import MessageList
 
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
 
         self.engine_label = QLabel("Starting…")
         self.engine_label.setObjectName("engineStatus")
+        self.engine_label.setTextFormat(Qt.TextFormat.PlainText)  # model file names are untrusted
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.setVisible(False)
         self.undo_button.clicked.connect(self.undo_delete_requested.emit)
@@ -82,7 +84,7 @@ class MainWindow(QMainWindow):
     def set_engine_status(self, text: str, error: bool = False) -> None:
         self.engine_label.setText(text)
         self.engine_label.setProperty("error", error)
-        self.engine_label.setToolTip(text)
+        self.engine_label.setToolTip(plain_tooltip(text))
         self.engine_label.style().unpolish(self.engine_label)
         self.engine_label.style().polish(self.engine_label)
 

@@ -29,6 +29,7 @@ class MessageList(QScrollArea):
         self.load_earlier_button.setVisible(False)
         self.context_note = QLabel()
         self.context_note.setObjectName("contextNote")
+        self.context_note.setTextFormat(Qt.TextFormat.PlainText)
         self.context_note.setWordWrap(True)
         self.context_note.setVisible(False)
         self.empty_note = QLabel("Ask anything. Everything stays on this computer.")

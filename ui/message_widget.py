@@ -81,6 +81,7 @@ class MessageWidget(QFrame):
         self._body.setSpacing(4)
         self._footer = QLabel(footer)
         self._footer.setObjectName("messageFooter")
+        self._footer.setTextFormat(Qt.TextFormat.PlainText)  # errors quote servers and file names
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(4)

@@ -45,6 +45,13 @@ def neutralize_images(document: QTextDocument) -> int:
     return replaced
 
 
+def plain_tooltip(text: str) -> str:
+    """Qt guesses rich text for tooltips from any tag in the first line; this is always shown as typed."""
+    from PySide6.QtGui import Qt as GuiQt  # convertFromPlainText lives in QtGui's Qt namespace
+
+    return GuiQt.convertFromPlainText(text)
+
+
 def render_markdown(document: QTextDocument, text: str) -> None:
     document.setMarkdown(text, MARKDOWN_FEATURES)
     neutralize_images(document)

@@ -108,7 +108,7 @@ class ChatClient:
         last_at = started
         tokens = 0
         prompt_tokens: int | None = None
-        finish = "stop"
+        finish: str | None = None
         kwargs: dict = {"temperature": sampling.temperature, "top_p": sampling.top_p,
                         "max_tokens": sampling.max_tokens}
         if sampling.seed is not None:
@@ -156,6 +156,11 @@ class ChatClient:
             finish = "cancelled"
         finally:
             response.close()
+        if finish is None:
+            # The stream ended without a finish reason: the server failed after it had begun
+            # answering (llama_cpp.server does this when, e.g., a chat template raises).
+            raise ChatError("The model server stopped before finishing the answer; "
+                            "it may have failed (for the built-in engine, its log says why).")
         ttft = ((first_at or last_at) - started) * 1000.0
         decode = (last_at - first_at) * 1000.0 if first_at else 0.0
         yield StreamFinished(finish, tokens, prompt_tokens, ttft, decode)

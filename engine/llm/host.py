@@ -125,6 +125,8 @@ class EngineHost:
                 json.dump({"api_key": self.api_key, "ready_file": str(ready_file),
                            "model": self.config.model_settings()}, f)
             env = dict(os.environ, HEARTH_ENGINE_CONFIG=str(config_file), PYTHONUNBUFFERED="1")
+            if self.log_path.exists():  # keep the previous run's log: it says why that run died
+                os.replace(self.log_path, self.log_path.with_suffix(".previous.log"))
             log = open(self.log_path, "wb")
             root = Path(__file__).resolve().parents[2]
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)

@@ -4,14 +4,14 @@ Run as `python -m engine.llm.host_main` (or the frozen app with `--engine-host`)
 API key included, come from a JSON file named by HEARTH_ENGINE_CONFIG — never the command
 line, where any local user could read the key. The file is deleted once read.
 
-It dies with its parent: stdin is a pipe from Hearth and EOF means Hearth is gone (a SIGKILLed
-parent included), and on Linux PR_SET_PDEATHSIG backs that up.
+It dies with its parent: stdin is a pipe from Hearth and EOF means Hearth is gone (the kernel
+closes the pipe of a SIGKILLed parent too). PR_SET_PDEATHSIG is deliberately not used: it fires
+when the *thread* that started the child exits, and Hearth starts engines from pool threads.
 """
 from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sys
 import threading
@@ -19,15 +19,6 @@ from pathlib import Path
 
 
 def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
     def watch_stdin() -> None:
         try:
             while sys.stdin.buffer.read(1):

@@ -186,3 +186,18 @@ def test_a_model_that_cannot_load_gives_a_clear_error(tmp_path):
         host.start(timeout=60)
     assert "engine" in failure.value.message.lower()
     assert not host.is_alive()
+
+
+def test_a_host_started_from_a_short_lived_thread_outlives_that_thread(starter_model, tmp_path):
+    """Hearth starts engines from pool threads that come and go; the engine must not go with them."""
+    host = EngineHost(HostConfig(starter_model, n_ctx=512, n_threads=2), log_dir=tmp_path)
+    starter = threading.Thread(target=host.start)
+    starter.start()
+    starter.join()
+    try:
+        time.sleep(1.0)
+        assert host.is_alive(), "the engine died with the thread that started it"
+        deltas, _ = ask(ChatClient(host.base_url, host.api_key), "hello")
+        assert deltas
+    finally:
+        host.stop()
