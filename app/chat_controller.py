@@ -57,6 +57,7 @@ class ChatController(QObject):
         self._thread: GenerationThread | None = None
         self._pending: tuple[int, int] | None = None   # (conversation, assistant message) waiting for the model
         self._token_cache: dict[str, int] = {}
+        self._prompt_start: dict[int, int] = {}   # where each chat's prompt begins (see context.py)
         self._retiring: set[GenerationThread] = set()   # kept alive until their QThread ends
         self.view.regenerate_requested.connect(self.regenerate)
         self.view.edit_requested.connect(self.edit)
@@ -258,7 +259,9 @@ class ChatController(QObject):
 
         def build_prompt():
             history = self._history(conversation_id, message_id)
-            plan = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=self._count)
+            plan = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=self._count,
+                               keep_from=self._prompt_start.get(conversation_id, 0))
+            self._prompt_start[conversation_id] = plan.dropped
             return [{k: v for k, v in m.items() if k != "_id"} for m in plan.messages], plan.dropped
 
         self._n_ctx = n_ctx
@@ -268,10 +271,16 @@ class ChatController(QObject):
         worker.delta.connect(self._on_delta)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
-        thread.finished.connect(lambda: self._retiring.discard(thread))
+        thread.finished.connect(lambda: self._retire(thread))
         self._thread = thread
         self._retiring.add(thread)
         thread.start()
+
+    def _retire(self, thread: GenerationThread) -> None:
+        """`finished` is emitted from the ending thread: wait for it to be truly over before the
+        last reference goes (destroying a running QThread aborts the process)."""
+        thread.wait()
+        self._retiring.discard(thread)
 
     def _on_planned(self, message_id: int, dropped: int) -> None:
         message = self.store.get_message(message_id)
@@ -320,8 +329,14 @@ class ChatController(QObject):
         self.view.set_busy(streaming)
         self.streaming_changed.emit(streaming)
 
-    def shutdown(self) -> None:
+    def shutdown(self, engine_stopped=None) -> None:
+        """Stop the answer; `engine_stopped()` (stopping the engine host) unblocks a worker still
+        waiting for its first token, which closing the stream cannot reach."""
         if self._thread is not None:
             self._thread.stop()
+        if engine_stopped is not None:
+            engine_stopped()
         for thread in list(self._retiring):
-            thread.wait(5000)
+            if not thread.wait(10000):
+                thread.terminate()
+                thread.wait()

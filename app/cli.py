@@ -4,7 +4,6 @@ Every failure is one line on stderr and exit code 2, never a traceback."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 EXIT_USAGE = 2
@@ -20,25 +19,16 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _register_optional(module: str, subparsers) -> None:
-    try:
-        importlib.import_module(module).add_parser(subparsers)
-    except ImportError:
-        pass
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="hearth", description="Private chat with local language models.")
     sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
     from app.cli_ask import add_parser as add_ask
 
     add_ask(sub)
-    models = sub.add_parser("models", help="list, inspect and download models")
-    models_sub = models.add_subparsers(dest="models_command", parser_class=OneLineParser)
-    models.set_defaults(func=lambda _args: fail("models needs a command: list, inspect or pull"))
-    _register_optional("app.cli_models", models_sub)
-    _register_optional("app.cli_pull", models_sub)
-    _register_optional("app.cli_transcribe", sub)
+    from app import cli_models, cli_pull, cli_transcribe
+
+    cli_models.add_parser(sub, extra_commands=[cli_pull.add_parser])
+    cli_transcribe.add_parser(sub)
     return parser
 
 

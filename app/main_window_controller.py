@@ -90,6 +90,8 @@ class HearthController:
         self.engine.state_changed.connect(self._engine_state)
         self.engine.model_failed.connect(lambda msg: w.set_engine_status(f"Model failed: {msg}", error=True))
         self.engine.engine_died.connect(self._engine_died)
+        self.engine.gpu_fell_back.connect(lambda note: (w.statusBar().showMessage(note, 30000),
+                                                        w.set_engine_status(f"{w.engine_label.text()} — {note}")))
         self._last_death = ""
         self.library = LibraryController(self)
 
@@ -110,8 +112,7 @@ class HearthController:
     def shutdown(self) -> None:
         self.library.shutdown()
         self.voice.cancel()
-        self.chat.shutdown()
-        self.engine.shutdown()
+        self.chat.shutdown(engine_stopped=self.engine.shutdown)
         self.store.close()
 
     # -- engine ------------------------------------------------------------------

@@ -70,21 +70,27 @@ def main() -> None:
     streamed = [0]
     hearth.chat.answer_progressed.connect(lambda *_: streamed.__setitem__(0, streamed[0] + 1))
     prompts = ["Write a long essay about the history of lighthouses.", "Continue, with more detail.",
-               "Now write about the sea.", "And about ships.", "And about storms.", "And about maps."]
+               "Now write about the sea.", "And about ships.", "And about storms.", "And about maps.",
+               "Tell me about the lenses.", "Tell me about the keepers.", "Tell me about famous wrecks."]
+    finished: list = []
+    hearth.chat.answer_finished.connect(finished.append)
+    hearth.chat.answer_failed.connect(lambda mid, why: (finished.append(mid), print("failed:", why)))
     heartbeat.start()
-    for prompt in prompts:
-        if streamed[0] >= TOKENS:
-            break
-        done = []
-        hearth.chat.answer_finished.connect(done.append)
-        hearth.chat.answer_failed.connect(lambda *a: (done.append(a), print("failed:", a)))
-        if hearth.chat.send(prompt) is None:
-            raise SystemExit(f"could not send: {hearth.window.composer.notice.text()}")
-        last[0] = clock.nsecsElapsed()
-        spin_until(lambda: bool(done), 300)
-    heartbeat.stop()
+    try:
+        for prompt in prompts:
+            if streamed[0] >= TOKENS:
+                break
+            before = len(finished)
+            spin_until(lambda: not hearth.chat.streaming, 60)
+            if hearth.chat.send(prompt) is None:
+                print(f"could not send: {hearth.window.composer.notice.text()}")
+                break
+            last[0] = clock.nsecsElapsed()
+            spin_until(lambda: len(finished) > before, 300)
+    finally:
+        heartbeat.stop()
+        hearth.shutdown()
     gaps = gaps[1:]
-    hearth.shutdown()
     stall = max(gaps) if gaps else 0.0
     print(json.dumps({"stall_ratio": round(stall / 30.0, 3), "max_stall_ms": round(stall, 1),
                       "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0, 1),

@@ -1,11 +1,13 @@
-"""Splits markdown into prose and fenced code so each code block gets its own widget
-(highlighting and a Copy button), and a streaming answer only re-renders its last segment."""
+"""Splits markdown into prose paragraphs and fenced code so each code block gets its own widget
+(highlighting and a Copy button), and a streaming answer only re-renders its last paragraph:
+the cost of a token stays flat however long the answer grows."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
+_REFERENCE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,20 @@ class Segment:
 
 def split_markdown(source: str) -> list[Segment]:
     segments: list[Segment] = []
+    # Reference-style links need their definitions in the same document: keep such prose whole.
+    by_paragraph = not _REFERENCE.search(source)
+
+    def flush_prose(lines: list[str]) -> None:
+        text = "\n".join(lines)
+        if not text.strip():
+            return
+        if not by_paragraph:
+            segments.append(Segment("text", text))
+            return
+        for paragraph in re.split(r"\n[ \t]*\n", text):
+            if paragraph.strip():
+                segments.append(Segment("text", paragraph))
+
     prose: list[str] = []
     lines = source.split("\n")
     i = 0
@@ -40,10 +56,8 @@ def split_markdown(source: str) -> list[Segment]:
                 break
             body.append(lines[i])
             i += 1
-        if prose and "".join(prose).strip():
-            segments.append(Segment("text", "\n".join(prose)))
+        flush_prose(prose)
         prose = []
         segments.append(Segment("code", "\n".join(body), language, closed))
-    if prose and "".join(prose).strip():
-        segments.append(Segment("text", "\n".join(prose)))
+    flush_prose(prose)
     return segments

@@ -157,6 +157,33 @@ class EngineHost:
             except OSError:
                 pass
         threading.Thread(target=self._watch, args=(process,), name="engine-watch", daemon=True).start()
+        if self.config.mmproj_path:
+            self._check_projector(deadline)
+
+    def _check_projector(self, deadline: float) -> None:
+        """llama-cpp-python loads the projector lazily: send one tiny image now, so a projector that
+        does not fit its model fails at start with the real reason, not at the user's first photo."""
+        import base64
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 32), (128, 128, 128)).save(buffer, "PNG")
+        uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        body = json.dumps({"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": uri}}]}],
+            "max_tokens": 1}).encode()
+        request = urllib.request.Request(f"{self.base_url}/chat/completions", data=body, headers={
+            "Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=max(5.0, deadline - time.monotonic())):
+                return
+        except (urllib.error.URLError, OSError) as exc:
+            tail = self.log_tail(80)
+            self.stop()
+            reason = _reason_from_log(tail) or "The vision projector (mmproj) could not be loaded."
+            raise EngineError(f"{reason} ({Path(self.config.mmproj_path).name})", tail) from exc
 
     def _wait_http(self, deadline: float) -> None:
         headers = {"Authorization": f"Bearer {self.api_key}"}
@@ -232,6 +259,7 @@ class EngineHost:
 
 
 _LOG_HINTS = (
+    ("mismatch between text model", "The vision projector (mmproj) does not belong to this model."),
     ("failed to load model", "The model file could not be loaded: it may be damaged or of an unsupported kind."),
     ("unknown model architecture", "This model's architecture is not supported by this version of llama.cpp."),
     ("invalid magic", "The file is not a GGUF model."),

@@ -30,6 +30,58 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
 
 
+async def read_ahead(iterator, depth: int = 256):
+    """Stream a blocking token iterator from its own thread, running ahead of the network.
+
+    llama_cpp.server pulls each token with starlette's `iterate_in_threadpool`: one thread hop per
+    token, and llama.cpp waits idle while the event loop encodes and sends the previous one
+    (measured here: ~1.5 ms a token, 8–14 % of decode speed). This producer thread decodes
+    continuously; the consumer sends what is ready. Stopping (the client left) waits for the
+    token being decoded, so the model is never used by two requests at once.
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Queue = asyncio.Queue()
+    room = threading.Semaphore(depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    break
+                room.acquire()
+                loop.call_soon_threadsafe(ready.put_nowait, (item, None))
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            loop.call_soon_threadsafe(ready.put_nowait, (done, exc))
+            return
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        loop.call_soon_threadsafe(ready.put_nowait, (done, None))
+
+    producer = threading.Thread(target=produce, name="token-producer", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = await ready.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            room.release()
+            yield item
+    finally:
+        stop.set()
+        room.release()
+        await asyncio.get_running_loop().run_in_executor(None, producer.join)
+
+
 def _read_config() -> dict:
     path = Path(os.environ.pop("HEARTH_ENGINE_CONFIG"))
     try:
@@ -42,9 +94,11 @@ def main() -> None:
     _die_with_parent()
     config = _read_config()
     import uvicorn
+    import llama_cpp.server.app as server_app
     from llama_cpp.server.app import create_app
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
+    server_app.iterate_in_threadpool = read_ahead
     server_settings = ServerSettings(host="127.0.0.1", port=0, api_key=config["api_key"], interrupt_requests=True)
     model_settings = ModelSettings(**config["model"])
     app = create_app(server_settings=server_settings, model_settings=[model_settings])  # loads the model

@@ -48,3 +48,18 @@ def test_bad_input_is_one_line_and_exit_2(hearth_home, tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("hearth:"), (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_models_list_inspect_and_transcribe_through_the_hearth_command(hearth_home, tmp_path, starter_model):
+    listed = hearth("models", "list", "--json", env_home=hearth_home)
+    assert listed.returncode == 0, listed.stderr
+    assert str(starter_model) in listed.stdout
+    inspected = hearth("models", "inspect", str(starter_model), env_home=hearth_home)
+    assert inspected.returncode == 0 and "Q4_1" in inspected.stdout
+    wav = tmp_path / "said.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "Open the kitchen window"], check=True)
+    heard = hearth("transcribe", str(wav), env_home=hearth_home)
+    assert heard.returncode == 0, heard.stderr
+    assert "kitchen window" in heard.stdout.lower()
+    missing = hearth("models", "pull", env_home=hearth_home)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1

@@ -34,3 +34,19 @@ def test_an_exact_counter_is_used_when_given():
     assert len(calls) == 10 and plan.prompt_tokens == 10 * (1 + 8)
     assert estimate_tokens("abc" * 100) >= 100
     assert isinstance(plan, PromptPlan)
+
+
+def test_the_cut_moves_in_steps_so_the_prompt_keeps_its_beginning_for_several_turns():
+    """Turn after turn the prompt starts at the same message (the KV cache stays valid) until it
+    overflows again; then it jumps forward, leaving room for the next turns."""
+    turns = history(60, size=150)
+    starts = []
+    keep_from = 0
+    for n in range(20, 61, 2):
+        plan = plan_prompt("sys", turns[:n], n_ctx=2048, max_tokens=256, keep_from=keep_from)
+        keep_from = plan.dropped
+        starts.append(plan.dropped)
+        assert plan.prompt_tokens <= 2048 - 256 and plan.messages[-1] == turns[n - 1]
+    changes = sum(1 for a, b in zip(starts, starts[1:]) if a != b)
+    assert starts[-1] > 0
+    assert changes <= len(starts) // 3, starts

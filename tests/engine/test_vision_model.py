@@ -114,21 +114,22 @@ def test_the_llava_fixed_format_serves_the_same_pair(tmp_path, tiny_vision_model
 
 
 @pytest.mark.slow
-def test_a_projector_that_does_not_fit_the_model_is_explained_by_the_host_log(tmp_path, tiny_vision_model, monkeypatch):  # noqa: F811
-    """llama-cpp-python loads the projector lazily: the host starts, the first image request
-    fails with a bare 'Failed to load mtmd context', and only the log says why."""
+def test_a_projector_that_does_not_fit_the_model_fails_at_start_with_the_reason(tmp_path, tiny_vision_model, monkeypatch):  # noqa: F811
+    """llama-cpp-python loads the projector lazily, so the host checks it with one tiny image at
+    start: a wrong projector is refused then, with the log's reason, not at the user's first photo."""
+    from engine.llm.host import EngineError
+
     monkeypatch.setattr(tiny_vision, "N_EMBD", 32)
     wrong = tiny_vision.write_projector(tmp_path / "mmproj-other-model.gguf")
     monkeypatch.undo()
-    host = start_host(tmp_path, tiny_vision_model.model_path, wrong, "mtmd")
-    try:
-        with pytest.raises(openai.InternalServerError, match="Failed to load mtmd context"):
-            ask(host, picture(1), "What is this?")
-        assert "mismatch between text model (n_embd = 64) and mmproj (n_embd = 32)" in host.log_path.read_text(
-            errors="replace"
-        )
-    finally:
-        host.stop()
+    host = EngineHost(HostConfig(tiny_vision_model.model_path, mmproj_path=wrong, chat_format="mtmd", n_ctx=512),
+                      log_dir=tmp_path / "logs")
+    with pytest.raises(EngineError) as refused:
+        host.start(timeout=300)
+    assert not host.is_alive()
+    assert "does not belong to this model" in refused.value.message
+    assert "mmproj-other-model.gguf" in refused.value.message
+    assert "mismatch between text model (n_embd = 64) and mmproj (n_embd = 32)" in refused.value.log_tail
 
 
 # --- a real vision model, when the developer has one ---------------------------------------------
