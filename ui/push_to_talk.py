@@ -92,7 +92,7 @@ class PushToTalkButton(QWidget):
         self.button.setAccessibleName("Push to talk")
         icon = QIcon.fromTheme("audio-input-microphone")
         if icon.isNull():
-            self.button.setText("🎤")
+            self.button.setText("Talk")  # many systems' fonts lack the microphone emoji
         else:
             self.button.setIcon(icon)
         self.button.setToolTip(IDLE_TOOLTIP)

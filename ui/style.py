@@ -18,7 +18,8 @@ QLabel#emptyNote { color: #9a948d; font-size: 15px; padding: 40px; }
 QFrame#codeBlock { background: #282c34; border-radius: 6px; }
 QFrame#codeBlock QPlainTextEdit { background: #282c34; color: #abb2bf; }
 QLabel#codeLanguage { color: #9da5b4; }
-QFrame#codeBlock QToolButton { color: #d7dae0; }
+QFrame#codeBlock QToolButton { color: #e6e9ef; background: #3e4451; border: none; border-radius: 4px; padding: 2px 10px; }
+QFrame#codeBlock QToolButton:hover { background: #4b5263; }
 QLabel#engineStatus[error="true"] { color: #b3261e; }
 QPushButton#sendButton { font-weight: bold; }
 """
