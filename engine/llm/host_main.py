@@ -79,7 +79,13 @@ async def read_ahead(iterator, depth: int = 256):
     finally:
         stop.set()
         room.release()
-        await asyncio.get_running_loop().run_in_executor(None, producer.join)
+        # Shielded: a client that disconnects cancels this task, and an unshielded wait would
+        # return at once, releasing the model's lock while the producer still decodes a token;
+        # the next request would then use the model concurrently (a native crash).
+        import anyio
+
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(producer.join)
 
 
 def _read_config() -> dict:

@@ -201,3 +201,18 @@ def test_a_host_started_from_a_short_lived_thread_outlives_that_thread(starter_m
         assert deltas
     finally:
         host.stop()
+
+
+def test_stopping_and_asking_again_at_once_many_times_never_breaks_the_host(shared_host):
+    """A stop lets the server finish the token it is decoding before the next request may use
+    the model; asking again straight away must never find the model busy or crash the host."""
+    client = ChatClient(shared_host.base_url, shared_host.api_key)
+    for round_ in range(12):
+        cancel = StreamCancel()
+        for event in client.stream([{"role": "user", "content": f"Tell a long story number {round_}."}],
+                                   Sampling(temperature=0.7, max_tokens=300), cancel):
+            if isinstance(event, TextDelta):
+                cancel.cancel()
+        assert shared_host.is_alive()
+    deltas, finished = ask(client, "Say hi.")
+    assert deltas and finished.finish_reason in ("stop", "length")
