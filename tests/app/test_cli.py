@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.tiny_vision import tiny_vision_model  # noqa: F401 - fixture
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -63,3 +65,20 @@ def test_models_list_inspect_and_transcribe_through_the_hearth_command(hearth_ho
     assert "kitchen window" in heard.stdout.lower()
     missing = hearth("models", "pull", env_home=hearth_home)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_ask_with_an_image_uses_a_vision_model_and_refuses_a_blind_one(hearth_home, tmp_path, tiny_vision_model):
+    from PIL import Image
+
+    photo = tmp_path / "red.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(photo)
+    seen = hearth("ask", "--image", str(photo), "What colour is this?", "--model", str(tiny_vision_model.model_path),
+                  "--max-tokens", "4", "--json", env_home=hearth_home)
+    assert seen.returncode == 0, seen.stderr
+    assert json.loads(seen.stdout)["completion_tokens"] > 0
+    blind = hearth("ask", "--image", str(photo), "What colour is this?", env_home=hearth_home)
+    assert blind.returncode == 2 and "cannot see images" in blind.stderr
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    refused = hearth("ask", "--image", str(broken), "hi", env_home=hearth_home)
+    assert refused.returncode == 2 and "broken.png" in refused.stderr
