@@ -9,21 +9,13 @@ import signal
 import pytest
 from PySide6.QtCore import Qt
 
-from app.main_window_controller import HearthController
-from app.settings import Settings
+from tests.support.app import running_hearth
 
 
 @pytest.fixture
 def hearth(qtbot):
-    Settings().set("chat/temperature", 0.0)
-    Settings().set("chat/max_tokens", 400)
-    Settings().set("engine/n_ctx", 2048)
-    controller = HearthController()
-    qtbot.addWidget(controller.window)
-    controller.window.show()
-    controller.start()
-    yield controller
-    controller.shutdown()
+    with running_hearth(qtbot, {"chat/temperature": 0.0, "chat/max_tokens": 400, "engine/n_ctx": 2048}) as controller:
+        yield controller
 
 
 @pytest.fixture

@@ -5,20 +5,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.main_window_controller import HearthController
-from app.settings import Settings
+from tests.support.app import running_hearth
 
 
 @pytest.fixture
 def hearth(qtbot):
-    Settings().set("chat/temperature", 0.0)
-    Settings().set("chat/max_tokens", 40)
-    Settings().set("engine/n_ctx", 2048)
-    controller = HearthController()
-    qtbot.addWidget(controller.window)
-    controller.window.show()
-    controller.start()
-    yield controller
-    controller.shutdown()
+    with running_hearth(qtbot, {"chat/temperature": 0.0, "chat/max_tokens": 40, "engine/n_ctx": 2048}) as controller:
+        yield controller
 
 
 def wait_ready(qtbot, hearth):
@@ -163,12 +156,7 @@ def test_delete_a_chat_and_undo_it(qtbot, hearth):
 
 
 def test_a_chat_longer_than_the_context_says_so_and_still_answers(qtbot):
-    Settings().set("chat/max_tokens", 24)
-    Settings().set("engine/n_ctx", 512)
-    hearth = HearthController()
-    qtbot.addWidget(hearth.window)
-    hearth.start()
-    try:
+    with running_hearth(qtbot, {"chat/max_tokens": 24, "engine/n_ctx": 512}, show=False) as hearth:
         long_chat = hearth.store.create_conversation(title="Long", system_prompt="Answer briefly.")
         for i in range(30):
             hearth.store.add_message(long_chat.id, "user" if i % 2 == 0 else "assistant", f"Message {i}: " + "words " * 60)
@@ -181,5 +169,3 @@ def test_a_chat_longer_than_the_context_says_so_and_still_answers(qtbot):
         assert not note.isHidden() and "no longer sees" in note.text() and "system prompt is kept" in note.text()
         assert hearth.store.get_message(finished.args[0]).state == "complete"
         assert hearth.store.count_messages(long_chat.id) == 32, "nothing was deleted from the chat"
-    finally:
-        hearth.shutdown()

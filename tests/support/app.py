@@ -1,0 +1,24 @@
+"""The real app, running offscreen for a test: settings first, then the window, then shutdown."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def running_hearth(qtbot, settings: dict[str, Any] | None = None, *, show: bool = True) -> Iterator[Any]:
+    from app.main_window_controller import HearthController
+    from app.settings import Settings
+
+    for key, value in (settings or {}).items():
+        Settings().set(key, value)
+    hearth = HearthController()
+    qtbot.addWidget(hearth.window)
+    if show:
+        hearth.window.show()
+    hearth.start()
+    try:
+        yield hearth
+    finally:
+        hearth.shutdown()
