@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 
 from tests.support.pulse import PulseUnavailable, ensure_pulse
+from tests.support.pulse import pulse  # noqa: F401 - fixture
 from tests.support.speech import LONG_SENTENCE, espeak_available, say_to_wav, word_error_rate
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def pulse():
-    try:
-        return ensure_pulse()
-    except PulseUnavailable as exc:
-        pytest.skip(f"PROBLEM: no PulseAudio for the microphone tests: {exc}")
 
 
 @pytest.fixture(scope="module")

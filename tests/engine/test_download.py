@@ -14,7 +14,7 @@ from engine.models.download import (
     DownloadProgress,
 )
 from engine.models.hub import FileNotFound, GatedRepoError, HubClient, RepoNotFound
-from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes
+from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes, downloader, library_files
 
 REPO = "bartowski/Tiny-GGUF"
 MODEL = "Tiny-Q4_K_M.gguf"
@@ -47,16 +47,6 @@ def models(tmp_path: Path) -> Path:
     return tmp_path / "models"
 
 
-def downloader(hub: FakeHub, models: Path, **kw) -> Downloader:
-    kw.setdefault("backoff_s", 0.01)
-    kw.setdefault("free_space_margin", 0)
-    return Downloader(models, HubClient(endpoint=hub.endpoint), **kw)
-
-
-def library_files(models: Path) -> list[str]:
-    """What the library scanner would see: everything except the hidden .partial folder."""
-    return sorted(str(p.relative_to(models)) for p in models.rglob("*")
-                  if p.is_file() and ".partial" not in p.relative_to(models).parts)
 
 
 def test_a_model_arrives_verified_in_its_repo_folder(hub, models):

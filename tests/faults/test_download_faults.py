@@ -17,7 +17,7 @@ import pytest
 
 from engine.models.download import ChecksumError, DiskFullError, Downloader, NetworkError
 from engine.models.hub import HubClient, OfflineError
-from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes
+from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes, downloader, library_files
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "bartowski/Tiny-GGUF"
@@ -42,15 +42,6 @@ def models(tmp_path: Path) -> Path:
     return tmp_path / "models"
 
 
-def downloader(hub: FakeHub, models: Path, **kw) -> Downloader:
-    kw.setdefault("backoff_s", 0.01)
-    kw.setdefault("free_space_margin", 0)
-    return Downloader(models, HubClient(endpoint=hub.endpoint), **kw)
-
-
-def library_files(models: Path) -> list[str]:
-    return sorted(str(p.relative_to(models)) for p in models.rglob("*")
-                  if p.is_file() and ".partial" not in p.relative_to(models).parts)
 
 
 def sha256_of(path: Path) -> str:

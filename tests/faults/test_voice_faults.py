@@ -13,18 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.pulse import PulseUnavailable, ensure_pulse
+from tests.support.pulse import pulse  # noqa: F401 - fixture
 from tests.support.speech import SENTENCES, say, say_to_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def pulse():
-    try:
-        return ensure_pulse()
-    except PulseUnavailable as exc:
-        pytest.skip(f"PROBLEM: no PulseAudio for the microphone tests: {exc}")
 
 
 def test_a_microphone_pulled_out_mid_sentence_is_reported_not_hung(qtbot, pulse, starter_whisper):

@@ -405,3 +405,19 @@ def isolate_hf_token(monkeypatch, tmp_path: Path) -> Path:  # noqa: ANN001 - pyt
     path = tmp_path / "hf-token"
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(path))
     return path
+
+
+def downloader(hub: "FakeHub", models: Path, **kw):
+    """Hearth's real Downloader pointed at this hub, with test-sized back-off and no disk margin."""
+    from engine.models.download import Downloader
+    from engine.models.hub import HubClient
+
+    kw.setdefault("backoff_s", 0.01)
+    kw.setdefault("free_space_margin", 0)
+    return Downloader(models, HubClient(endpoint=hub.endpoint), **kw)
+
+
+def library_files(models: Path) -> list[str]:
+    """What the library scanner would see: everything except the hidden .partial folder."""
+    return sorted(str(p.relative_to(models)) for p in models.rglob("*")
+                  if p.is_file() and ".partial" not in p.relative_to(models).parts)

@@ -11,6 +11,8 @@ default.pa), an explicit `-F` script, anonymous auth on its own socket, and a pr
 """
 from __future__ import annotations
 
+import pytest
+
 import atexit
 import os
 import shutil
@@ -143,3 +145,12 @@ def ensure_pulse() -> PulseServer:
     if _server is None:
         raise PulseUnavailable(_failure or "pulseaudio unavailable")
     return _server
+
+
+@pytest.fixture(scope="module")
+def pulse():
+    """The session's PulseAudio server, or a skip that names the problem."""
+    try:
+        return ensure_pulse()
+    except PulseUnavailable as exc:
+        pytest.skip(f"PROBLEM: no PulseAudio for the microphone tests: {exc}")

@@ -7,18 +7,11 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
 from tests.support.pulse import PulseUnavailable, ensure_pulse
+from tests.support.pulse import pulse  # noqa: F401 - fixture
 from tests.support.speech import LONG_SENTENCE, say_to_wav, word_error_rate
 from ui.push_to_talk import PushToTalkButton, PushToTalkKeyFilter
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def pulse():
-    try:
-        return ensure_pulse()
-    except PulseUnavailable as exc:
-        pytest.skip(f"PROBLEM: no PulseAudio for the microphone tests: {exc}")
 
 
 def make_window(qtbot, controller=None):
