@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app import paths
 from app.chat_controller import ChatController
 from app.engine_service import EndpointPlan, EngineService, default_threads
-from app.operations import run_in_background
 from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
 from engine.llm.host import HostConfig
 from engine.models.starter import starter_llm_path

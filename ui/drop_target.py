@@ -3,7 +3,6 @@ files become models. Only local files are taken; remote URLs are never fetched."
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 
 class DropTarget(QObject):
@@ -32,7 +31,3 @@ class DropTarget(QObject):
             event.acceptProposedAction()
             return True
         return False
-
-
-def _types() -> tuple[type, type]:  # keeps the imports honest for type checkers
-    return QDragEnterEvent, QDropEvent

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import urllib.error
@@ -276,10 +276,3 @@ def _reason_from_log(text: str) -> str:
         if needle in lower:
             return reason
     return ""
-
-
-def host_config_as_dict(config: HostConfig) -> dict:
-    data = asdict(config)
-    data["model_path"] = str(config.model_path)
-    data["mmproj_path"] = str(config.mmproj_path) if config.mmproj_path else None
-    return data
