@@ -44,11 +44,9 @@ def hearth_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HEARTH_HOME", str(home))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    # huggingface_hub fixes its token path at import: a developer's saved token must not leak in.
-    import huggingface_hub.constants as hub_constants
+    from tests.support.fake_hub import isolate_hf_token
 
-    monkeypatch.setattr(hub_constants, "HF_TOKEN_PATH", str(tmp_path / "hf-home" / "token"))
+    isolate_hf_token(monkeypatch, tmp_path)  # a developer's saved token must never reach a test
     return home
 
 

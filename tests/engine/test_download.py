@@ -9,12 +9,11 @@ import pytest
 
 from engine.models.download import (
     DownloadCancelled,
-    Downloader,
     DownloadPaused,
     DownloadProgress,
 )
-from engine.models.hub import FileNotFound, GatedRepoError, HubClient, RepoNotFound
-from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes, downloader, library_files
+from engine.models.hub import FileNotFound, GatedRepoError, RepoNotFound
+from tests.support.fake_hub import FakeHub, make_gguf_bytes, downloader, library_files
 
 REPO = "bartowski/Tiny-GGUF"
 MODEL = "Tiny-Q4_K_M.gguf"
@@ -25,11 +24,6 @@ SIZE = 2_000_000
 class Flag:
     def __init__(self) -> None:
         self.cancelled = False
-
-
-@pytest.fixture(autouse=True)
-def no_saved_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    return isolate_hf_token(monkeypatch, tmp_path)
 
 
 @pytest.fixture

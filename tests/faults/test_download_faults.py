@@ -17,17 +17,12 @@ import pytest
 
 from engine.models.download import ChecksumError, DiskFullError, Downloader, NetworkError
 from engine.models.hub import HubClient, OfflineError
-from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes, downloader, library_files
+from tests.support.fake_hub import FakeHub, make_gguf_bytes, downloader, library_files
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "bartowski/Tiny-GGUF"
 MODEL = "Tiny-Q4_K_M.gguf"
 SIZE = 2_000_000
-
-
-@pytest.fixture(autouse=True)
-def no_saved_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    return isolate_hf_token(monkeypatch, tmp_path)
 
 
 @pytest.fixture
