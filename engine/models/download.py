@@ -105,7 +105,7 @@ def human_size(n: float) -> str:
 class _Flusher:
     """Pushes the partial file to disk as it grows, so the final fsync before the rename is short."""
 
-    EVERY = 32 * 1024 * 1024
+    EVERY = 8 * 1024 * 1024  # ~10 ms of disk here; the final fsync then waits ~7 ms, not ~40
 
     def __init__(self, path: Path) -> None:
         self._path = path

@@ -381,18 +381,35 @@ def make_gguf_bytes(size: int, seed: int = 0) -> bytes:
     return b"GGUF" + rng.randbytes(max(0, size - 4))
 
 
-if __name__ == "__main__":  # manual poking: python -m tests.support.fake_hub FILE...
+def serve_main(argv: list[str]) -> None:
+    """`python -m tests.support.fake_hub [--throttle BPS] FILE...`: serve files from another process
+    (benchmarks keep the server off the measured process's cores and GIL). Prints one JSON line
+    with the endpoint and each file's CDN URL; stops when its stdin closes."""
+    import argparse
     import sys
 
+    parser = argparse.ArgumentParser(prog="fake_hub")
+    parser.add_argument("--repo", default="local/test-GGUF")
+    parser.add_argument("--throttle", type=int, default=None, help="CDN bytes per second")
+    parser.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
     with FakeHub() as fake:
-        for arg in sys.argv[1:]:
-            fake.add_file("local/test-GGUF", os.path.basename(arg), Path(arg))
-        print(f"HF_ENDPOINT={fake.endpoint}", flush=True)
+        fake.faults.throttle_bps = args.throttle
+        for path in args.files:
+            fake.add_file(args.repo, path.name, path)
+        print(json.dumps({"endpoint": fake.endpoint, "repo": args.repo,
+                          "cdn_urls": {p.name: fake.cdn_url(args.repo, p.name) for p in args.files}}), flush=True)
         try:
-            while True:
-                time.sleep(3600)
+            while sys.stdin.read(1):
+                pass
         except KeyboardInterrupt:
             pass
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_main(sys.argv[1:])
 
 
 def isolate_hf_token(monkeypatch, tmp_path: Path) -> Path:  # noqa: ANN001 - pytest's MonkeyPatch
