@@ -10,7 +10,7 @@ import time
 from _common import median
 
 from app.engine_service import default_threads
-from engine.llm.client import ChatClient, Sampling, TextDelta
+from engine.llm.client import ChatClient, Sampling, StreamFinished
 from engine.llm.host import EngineHost, HostConfig
 from engine.models.starter import starter_llm_path
 
@@ -21,11 +21,12 @@ MESSAGES = [{"role": "user", "content": "Write a long, detailed essay about the 
 
 
 def hearth_rate(client: ChatClient) -> tuple[float, int]:
-    stamps = []
+    """From the first words' arrival to the last's. The host folds tokens into ~30 chunks a
+    second and reports how many it produced: the same count as one chunk per token below."""
     for event in client.stream(MESSAGES, Sampling(temperature=0.0, top_p=1.0, max_tokens=MAX_TOKENS, seed=1)):
-        if isinstance(event, TextDelta):
-            stamps.append(time.perf_counter())
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps)
+        if isinstance(event, StreamFinished):
+            return event.tokens_per_second, event.completion_tokens
+    raise RuntimeError("the stream ended without finishing")
 
 
 def raw_rate(llama) -> tuple[float, int]:

@@ -109,6 +109,7 @@ class ChatClient:
         last_at = started
         tokens = 0
         prompt_tokens: int | None = None
+        reported_tokens: int | None = None  # a server that folds tokens into chunks says how many
         finish: str | None = None
         kwargs: dict = {"temperature": sampling.temperature, "top_p": sampling.top_p,
                         "max_tokens": sampling.max_tokens}
@@ -144,6 +145,8 @@ class ChatClient:
                 usage = chunk.get("usage")
                 if usage and usage.get("prompt_tokens"):
                     prompt_tokens = usage["prompt_tokens"]
+                if usage and isinstance(usage.get("completion_tokens"), int):
+                    reported_tokens = usage["completion_tokens"]
                 choices = chunk.get("choices")
                 if not choices:
                     continue
@@ -183,7 +186,7 @@ class ChatClient:
                             "it may have failed (for the built-in engine, its log says why).")
         ttft = ((first_at or last_at) - started) * 1000.0
         decode = (last_at - first_at) * 1000.0 if first_at else 0.0
-        yield StreamFinished(finish, tokens, prompt_tokens, ttft, decode)
+        yield StreamFinished(finish, reported_tokens or tokens, prompt_tokens, ttft, decode)
 
     def count_tokens(self, text: str) -> int | None:
         """Exact count from llama_cpp.server's tokenizer; None where the server lacks it."""

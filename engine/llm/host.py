@@ -50,6 +50,11 @@ class HostConfig:
             "n_gpu_layers": self.n_gpu_layers,
             "n_batch": self.n_batch,
             "verbose": True,  # the log is how users learn why a model failed
+            # llama_cpp.server defaults to logits for every prompt token (for logprobs, which
+            # Hearth never asks for): a vocabulary-sized matmul and copy per prompt token, and an
+            # n_ctx x n_vocab float array (1.6 GB at 8k context for a 49k vocabulary).
+            "logits_all": False,
+            "use_mlock": False,  # llama.cpp's own default; pinning a large model can fail or starve the system
         }
         if self.n_threads:
             settings["n_threads"] = self.n_threads

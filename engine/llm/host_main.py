@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 
 
@@ -30,19 +31,114 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch_stdin, name="parent-watch", daemon=True).start()
 
 
-async def read_ahead(iterator, depth: int = 256):
+PACE_S = 0.03  # after the first words, send what is ready about 30 times a second (the UI's pace)
+
+
+class _Handoff:
+    """Chunks from the producer thread to the event loop, waking the loop only when it is worth it:
+    for any chunk while the consumer idles, and otherwise only for the end of the stream."""
+
+    def __init__(self, loop) -> None:  # noqa: ANN001 - an asyncio loop
+        self.loop = loop
+        self.lock = threading.Lock()
+        self.items: deque = deque()
+        self.finished = False
+        self.waiter = None
+        self.wake_on_item = False
+
+    def put(self, item, *, final: bool = False) -> None:  # noqa: ANN001
+        with self.lock:
+            self.items.append(item)
+            self.finished = self.finished or final
+            waiter = self.waiter if (final or self.wake_on_item) else None
+            if waiter is not None:
+                self.waiter = None
+        if waiter is not None:
+            self.loop.call_soon_threadsafe(_resolve, waiter)
+
+    async def take(self, not_before: float) -> list:
+        """Everything ready, once `not_before` (loop time) has come or the stream has ended."""
+        while True:
+            with self.lock:
+                now = self.loop.time()
+                if self.items and (self.finished or now >= not_before):
+                    items = list(self.items)
+                    self.items.clear()
+                    return items
+                waiter = self.loop.create_future()
+                self.waiter = waiter
+                self.wake_on_item = now >= not_before
+            timer = None if now >= not_before else self.loop.call_later(not_before - now, _resolve, waiter)
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                with self.lock:
+                    if self.waiter is waiter:
+                        self.waiter = None
+
+
+def _resolve(future) -> None:  # noqa: ANN001
+    if not future.done():
+        future.set_result(None)
+
+
+def _delta_text(chunk) -> str | None:  # noqa: ANN001
+    """The text of a plain streamed chunk (chat or completion), or None for anything else."""
+    if not isinstance(chunk, dict) or chunk.get("object") not in ("chat.completion.chunk", "text_completion"):
+        return None
+    choices = chunk.get("choices")
+    if not isinstance(choices, list) or len(choices) != 1 or choices[0].get("logprobs") is not None:
+        return None
+    choice = choices[0]
+    if chunk["object"] == "text_completion":
+        return choice.get("text") if isinstance(choice.get("text"), str) else None
+    delta = choice.get("delta")
+    if not isinstance(delta, dict) or set(delta) - {"role", "content"}:
+        return None
+    return delta.get("content") or ""
+
+
+def merge_chunks(chunks: list) -> list:
+    """Fold consecutive plain text chunks into one: same text, fewer events to encode and send.
+    A chunk carrying anything else (logprobs, tool calls) is passed on untouched."""
+    merged: list = []
+    for chunk in chunks:
+        text = _delta_text(chunk)
+        last = merged[-1] if merged else None
+        if (text is not None and last is not None and _delta_text(last) is not None
+                and last["object"] == chunk["object"] and last["choices"][0].get("finish_reason") is None
+                and "role" not in (chunk["choices"][0].get("delta") or {})):
+            choice = dict(last["choices"][0])
+            if chunk["object"] == "text_completion":
+                choice["text"] = choice["text"] + text
+            else:
+                choice["delta"] = {**choice["delta"], "content": (choice["delta"].get("content") or "") + text}
+            choice["finish_reason"] = chunk["choices"][0].get("finish_reason")
+            merged[-1] = {**last, "choices": [choice]}
+        else:
+            merged.append(chunk)
+    return merged
+
+
+async def read_ahead(iterator, depth: int = 256, pace_s: float = PACE_S):
     """Stream a blocking token iterator from its own thread, running ahead of the network.
 
     llama_cpp.server pulls each token with starlette's `iterate_in_threadpool`: one thread hop per
     token, and llama.cpp waits idle while the event loop encodes and sends the previous one
     (measured here: ~1.5 ms a token, 8–14 % of decode speed). This producer thread decodes
-    continuously; the consumer sends what is ready. Stopping (the client left) waits for the
-    token being decoded, so the model is never used by two requests at once.
+    continuously. The consumer sends the first words at once, then what is ready about 30 times a
+    second, folded into one chunk: on a small machine every wake-up of the event loop and of the
+    client steals time from llama.cpp's threads. A last chunk reports `usage.completion_tokens`
+    (the number of chunks llama.cpp produced), since chunks no longer count tokens.
+    Stopping (the client left) waits for the token being decoded, so the model is never used by
+    two requests at once.
     """
     import asyncio
 
     loop = asyncio.get_running_loop()
-    ready: asyncio.Queue = asyncio.Queue()
+    handoff = _Handoff(loop)
     room = threading.Semaphore(depth)
     stop = threading.Event()
     done = object()
@@ -53,29 +149,46 @@ async def read_ahead(iterator, depth: int = 256):
                 if stop.is_set():
                     break
                 room.acquire()
-                loop.call_soon_threadsafe(ready.put_nowait, (item, None))
+                handoff.put(item)
                 if stop.is_set():
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            loop.call_soon_threadsafe(ready.put_nowait, (done, exc))
+            handoff.put((done, exc), final=True)
             return
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
-        loop.call_soon_threadsafe(ready.put_nowait, (done, None))
+        handoff.put((done, None), final=True)
 
     producer = threading.Thread(target=produce, name="token-producer", daemon=True)
     producer.start()
+    produced = 0
+    last_text_chunk = None
+    not_before = 0.0
     try:
         while True:
-            item, error = await ready.get()
-            if item is done:
-                if error is not None:
-                    raise error
+            items = await handoff.take(not_before)
+            ending = items[-1] if isinstance(items[-1], tuple) and items[-1][:1] == (done,) else None
+            chunks = items[:-1] if ending else items
+            for _ in chunks:
+                room.release()
+            for chunk in chunks:
+                if _delta_text(chunk):
+                    produced += 1
+                    last_text_chunk = chunk
+            for chunk in merge_chunks(chunks):
+                yield chunk
+            if ending is not None:
+                if ending[1] is not None:
+                    raise ending[1]
+                if last_text_chunk is not None:
+                    yield {"id": last_text_chunk.get("id"), "object": last_text_chunk["object"],
+                           "created": last_text_chunk.get("created"), "model": last_text_chunk.get("model"),
+                           "choices": [], "usage": {"completion_tokens": produced}}
                 return
-            room.release()
-            yield item
+            if produced:
+                not_before = loop.time() + pace_s
     finally:
         stop.set()
         room.release()
