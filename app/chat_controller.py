@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, Signal
 from app.generation import GenerationThread, GenerationWorker
 from app.settings import Settings
 from engine.llm.client import Sampling, StreamFinished
-from engine.llm.context import estimate_tokens, plan_prompt
+from engine.llm.context import PER_MESSAGE_OVERHEAD, estimate_tokens, plan_prompt
 from engine.store import Store, StoreError
 from ui.message_list import MessageList
 from ui.message_widget import MessageWidget
@@ -226,6 +226,27 @@ class ChatController(QObject):
             history.append({"role": message.role, "content": content, "_id": message.id})
         return history
 
+    def _prefetch_counts(self, system_prompt: str, history: list[dict], n_ctx: int) -> None:
+        """Count every text the plan may need in one request, not one request each (a long chat
+        took seconds). Older messages than n_ctx / PER_MESSAGE_OVERHEAD can never fit."""
+        client = self.engine.client
+        if client is None or self.engine.host is None:
+            return
+        texts = [system_prompt] if system_prompt else []
+        for message in history[-(n_ctx // PER_MESSAGE_OVERHEAD + 1):]:
+            content = message["content"]
+            texts.extend([content] if isinstance(content, str) else
+                         [part.get("text", "") for part in content if part.get("type") == "text"])
+        missing = [text for text in dict.fromkeys(texts) if text not in self._token_cache]
+        if not missing:
+            return
+        counts = client.count_tokens_many(missing)
+        if counts is None:
+            return  # _count asks one at a time
+        if len(self._token_cache) + len(missing) > 5000:
+            self._token_cache.clear()
+        self._token_cache.update(zip(missing, counts))
+
     def _count(self, text: str) -> int:
         cached = self._token_cache.get(text)
         if cached is not None:
@@ -259,6 +280,7 @@ class ChatController(QObject):
 
         def build_prompt():
             history = self._history(conversation_id, message_id)
+            self._prefetch_counts(system_prompt, history, n_ctx)
             plan = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=self._count,
                                keep_from=self._prompt_start.get(conversation_id, 0))
             self._prompt_start[conversation_id] = plan.dropped

@@ -1,6 +1,7 @@
 """Builds the window and connects it to the store, the engine service and the chat controller."""
 from __future__ import annotations
 
+
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app import paths
 from app.chat_controller import ChatController
 from app.engine_service import EndpointPlan, EngineService, default_threads
+from app.responsiveness import keep_the_window_responsive
 from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
 from engine.llm.host import HostConfig
 from engine.models.starter import starter_llm_path
@@ -107,6 +109,7 @@ class HearthController:
             QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, "Chat history was damaged",
                                                              self.recovery.message))
         self.window.composer.edit.setFocus()
+        keep_the_window_responsive()
 
     def shutdown(self) -> None:
         self.library.shutdown()

@@ -38,9 +38,14 @@ def main() -> None:
     hearth.start()
 
     def spin_until(condition, timeout=120.0) -> None:
+        """Like the app's own loop: sleep until an event comes (a busy loop here would take a
+        core from the engine and the window alike)."""
         end = time.monotonic() + timeout
+        tick = QTimer()
+        tick.start(50)
         while not condition() and time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        tick.stop()
 
     spin_until(lambda: hearth.engine.ready)
     other = store.create_conversation(title="Empty")
@@ -67,8 +72,13 @@ def main() -> None:
     heartbeat = QTimer()
     heartbeat.setInterval(5)
     heartbeat.timeout.connect(beat)
-    streamed = [0]
-    hearth.chat.answer_progressed.connect(lambda *_: streamed.__setitem__(0, streamed[0] + 1))
+    streamed = [0]  # tokens, as the host reports them (a streamed piece may hold several)
+
+    def count_tokens(message_id: int) -> None:
+        message = store.get_message(message_id)
+        streamed[0] += (message.completion_tokens or 0) if message else 0
+
+    hearth.chat.answer_finished.connect(count_tokens)
     prompts = ["Write a long essay about the history of lighthouses.", "Continue, with more detail.",
                "Now write about the sea.", "And about ships.", "And about storms.", "And about maps.",
                "Tell me about the lenses.", "Tell me about the keepers.", "Tell me about famous wrecks."]

@@ -1,6 +1,8 @@
-"""Splits markdown into prose paragraphs and fenced code so each code block gets its own widget
-(highlighting and a Copy button), and a streaming answer only re-renders its last paragraph:
-the cost of a token stays flat however long the answer grows."""
+"""Splits markdown into prose and fenced code so each code block gets its own widget
+(highlighting and a Copy button). While an answer streams, prose is split further into
+paragraphs so only the last one is re-rendered: the cost of a token stays flat however long the
+answer grows. A finished message keeps its prose whole: fewer widgets to build when a long
+conversation opens, and a selection can span paragraphs."""
 from __future__ import annotations
 
 import re
@@ -18,10 +20,10 @@ class Segment:
     closed: bool = True  # False for a code block still streaming
 
 
-def split_markdown(source: str) -> list[Segment]:
+def split_markdown(source: str, *, by_paragraph: bool = True) -> list[Segment]:
     segments: list[Segment] = []
     # Reference-style links need their definitions in the same document: keep such prose whole.
-    by_paragraph = not _REFERENCE.search(source)
+    by_paragraph = by_paragraph and not _REFERENCE.search(source)
 
     def flush_prose(lines: list[str]) -> None:
         text = "\n".join(lines)

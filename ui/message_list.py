@@ -27,7 +27,9 @@ class MessageList(QScrollArea):
         self.load_earlier_button = QPushButton("Show earlier messages")
         self.load_earlier_button.clicked.connect(self.load_earlier_requested.emit)
         self.load_earlier_button.setVisible(False)
-        self.context_note = QLabel()
+        # A banner pinned above the transcript, outside the scrolled column: always in view, and
+        # showing it does not re-lay out every message (~50 ms for a long chat).
+        self.context_note = QLabel(self)
         self.context_note.setObjectName("contextNote")
         self.context_note.setTextFormat(Qt.TextFormat.PlainText)
         self.context_note.setWordWrap(True)
@@ -36,7 +38,6 @@ class MessageList(QScrollArea):
         self.empty_note.setObjectName("emptyNote")
         self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._layout.addWidget(self.load_earlier_button)
-        self._layout.addWidget(self.context_note)
         self._layout.addWidget(self.empty_note)
         self._layout.addStretch(1)
         self.setWidget(self._container)
@@ -53,7 +54,7 @@ class MessageList(QScrollArea):
             widget.deleteLater()
         self._widgets.clear()
         self._order.clear()
-        self.context_note.setVisible(False)
+        self.set_context_note("")
         self.empty_note.setVisible(True)
         self._stick_to_bottom = True
 
@@ -80,7 +81,7 @@ class MessageList(QScrollArea):
         for offset, widget in enumerate(widgets):
             self._connect(widget)
             self._widgets[widget.message_id] = widget
-            self._layout.insertWidget(3 + offset, widget)
+            self._layout.insertWidget(2 + offset, widget)
         self._order[:0] = [w.message_id for w in widgets]
         if widgets:
             self.empty_note.setVisible(False)
@@ -103,8 +104,26 @@ class MessageList(QScrollArea):
         self.load_earlier_button.setVisible(has_earlier)
 
     def set_context_note(self, text: str) -> None:
+        if text == self.context_note.text() and self.context_note.isVisible() == bool(text):
+            return
         self.context_note.setText(text)
         self.context_note.setVisible(bool(text))
+        self._place_context_note()
+
+    def _place_context_note(self) -> None:
+        if not self.context_note.isVisible():
+            self.setViewportMargins(0, 0, 0, 0)
+            return
+        width = self.width()
+        height = self.context_note.heightForWidth(width) if self.context_note.wordWrap() else -1
+        height = max(height, self.context_note.sizeHint().height())
+        self.context_note.setGeometry(0, 0, width, height)
+        self.setViewportMargins(0, height, 0, 0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.context_note.isVisible():
+            self._place_context_note()
 
     # -- access ----------------------------------------------------------------
     def widget_for(self, message_id: int) -> MessageWidget | None:

@@ -1,5 +1,6 @@
 """One message in the transcript. A streaming answer grows by appending to its buffer; the
-visible text is refreshed at most ~30 times a second and only the last segment is re-rendered."""
+visible text is refreshed at most ~30 times a second and only the last paragraph is re-rendered.
+When it finishes, its prose is joined back into whole blocks."""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer, QUrl, Qt, Signal
@@ -122,7 +123,10 @@ class MessageWidget(QFrame):
         self._render()
 
     def _render(self) -> None:
-        segments = split_markdown(self._text) if self.role == "assistant" else [Segment("text", self._text)]
+        if self.role == "assistant":
+            segments = split_markdown(self._text, by_paragraph=self.state == "streaming")
+        else:
+            segments = [Segment("text", self._text)]
         for index, segment in enumerate(segments):
             if index < len(self._segments) and self._segments[index] == segment:
                 continue
@@ -167,7 +171,10 @@ class MessageWidget(QFrame):
 
     # -- state -----------------------------------------------------------------
     def set_state(self, state: str, error: str | None = None) -> None:
+        was_streaming = self.state == "streaming"
         self.state = state
+        if was_streaming and state != "streaming":
+            self.flush()  # the finished answer's prose becomes whole again (see markdown_segments)
         labels = {"streaming": "typing…", "interrupted": "interrupted", "error": "failed"}
         text = labels.get(state, "")
         self._state_label.setText(text)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication
 
 STYLE = """
 QWidget#transcript { background: #fbfaf8; }
+QTextBrowser#safeText { background: transparent; }
 QFrame#message_user { background: #eef3fb; border-radius: 10px; }
 QFrame#message_assistant { background: #ffffff; border: 1px solid #ece8e1; border-radius: 10px; }
 QLabel#messageRole { font-weight: bold; color: #5b4636; }

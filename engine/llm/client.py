@@ -116,8 +116,11 @@ class ChatClient:
         if sampling.seed is not None:
             kwargs["seed"] = sampling.seed
         try:
+            # The messages travel in extra_body: the openai package would otherwise walk every
+            # message through its type-driven transform (~50 ms of pure Python for a long chat,
+            # holding the GIL while the window wants to paint). The JSON sent is the same.
             manager = self._client.chat.completions.with_streaming_response.create(
-                model=self.model, messages=list(messages), stream=True, **kwargs)
+                model=self.model, messages=[], stream=True, extra_body={"messages": list(messages)}, **kwargs)
             response = manager.__enter__()
         except openai.APIConnectionError as exc:
             if cancel.cancelled:
@@ -187,6 +190,19 @@ class ChatClient:
         ttft = ((first_at or last_at) - started) * 1000.0
         decode = (last_at - first_at) * 1000.0 if first_at else 0.0
         yield StreamFinished(finish, reported_tokens or tokens, prompt_tokens, ttft, decode)
+
+    def count_tokens_many(self, texts: list[str]) -> list[int] | None:
+        """Exact counts from Hearth's engine host in one request; None elsewhere."""
+        try:
+            result = self._client.post(
+                self.base_url.removesuffix("/v1") + "/hearth/tokenize/counts",
+                body={"inputs": list(texts)}, cast_to=object)
+        except Exception:  # noqa: BLE001 - only Hearth's own host offers this
+            return None
+        counts = result.get("counts") if isinstance(result, dict) else None
+        if isinstance(counts, list) and len(counts) == len(texts) and all(isinstance(c, int) for c in counts):
+            return counts
+        return None
 
     def count_tokens(self, text: str) -> int | None:
         """Exact count from llama_cpp.server's tokenizer; None where the server lacks it."""

@@ -209,8 +209,23 @@ def _read_config() -> dict:
         path.unlink(missing_ok=True)
 
 
+ENGINE_NICENESS = 4  # the window's thread must win the CPU when it wakes; see _yield_to_the_ui
+
+
+def _yield_to_the_ui() -> None:
+    """Run a little below normal priority. llama.cpp keeps every core busy while it answers; at
+    equal priority the GUI thread waits its turn behind it (10-60 ms stalls on 2 cores). Alone on
+    the machine the engine still gets all of it."""
+    if hasattr(os, "nice"):
+        try:
+            os.nice(ENGINE_NICENESS)
+        except OSError:
+            pass
+
+
 def main() -> None:
     _die_with_parent()
+    _yield_to_the_ui()
     config = _read_config()
     import uvicorn
     import llama_cpp.server.app as server_app
@@ -221,6 +236,9 @@ def main() -> None:
     server_settings = ServerSettings(host="127.0.0.1", port=0, api_key=config["api_key"], interrupt_requests=True)
     model_settings = ModelSettings(**config["model"])
     app = create_app(server_settings=server_settings, model_settings=[model_settings])  # loads the model
+    from engine.llm.host_routes import add_hearth_routes
+
+    add_hearth_routes(app)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -221,3 +221,16 @@ def test_stopping_and_asking_again_at_once_many_times_never_breaks_the_host(shar
         assert shared_host.is_alive()
     deltas, finished = ask(client, "Say hi.")
     assert deltas and finished.finish_reason in ("stop", "length")
+
+
+def test_many_texts_are_counted_in_one_request_with_the_same_counts_as_one_by_one(shared_host):
+    client = ChatClient(shared_host.base_url, shared_host.api_key)
+    texts = ["Hello there.", "", "A longer sentence about lighthouses and the sea, with punctuation!",
+             "<|im_start|>user"]
+    assert client.count_tokens_many(texts) == [client.count_tokens(t) for t in texts]
+
+
+def test_counting_needs_the_hosts_key(shared_host):
+    stranger = ChatClient(shared_host.base_url, "not-the-key")
+    assert stranger.count_tokens_many(["Hello"]) is None
+
