@@ -114,7 +114,7 @@ class MessageList(QScrollArea):
         if not self.context_note.isVisible():
             self.setViewportMargins(0, 0, 0, 0)
             return
-        width = self.width()
+        width = self.viewport().width()  # not over the scroll bar
         height = self.context_note.heightForWidth(width) if self.context_note.wordWrap() else -1
         height = max(height, self.context_note.sizeHint().height())
         self.context_note.setGeometry(0, 0, width, height)

@@ -52,9 +52,27 @@ def plain_tooltip(text: str) -> str:
     return GuiQt.convertFromPlainText(text)
 
 
+PARAGRAPH_GAP = 8  # px below a paragraph: Qt's markdown import leaves paragraphs touching
+
+
 def render_markdown(document: QTextDocument, text: str) -> None:
     document.setMarkdown(text, MARKDOWN_FEATURES)
     neutralize_images(document)
+    _space_paragraphs(document)
+
+
+def _space_paragraphs(document: QTextDocument) -> None:
+    block = document.firstBlock()
+    cursor = None
+    while block.isValid():
+        following = block.next()
+        if following.isValid() and block.textList() is None and block.blockFormat().bottomMargin() < PARAGRAPH_GAP:
+            cursor = cursor or QTextCursor(document)
+            cursor.setPosition(block.position())
+            fmt = block.blockFormat()
+            fmt.setBottomMargin(PARAGRAPH_GAP)
+            cursor.setBlockFormat(fmt)
+        block = following
 
 
 class SafeTextView(QTextBrowser):
