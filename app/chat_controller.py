@@ -12,7 +12,7 @@ from engine.store import Store, StoreError
 from ui.message_list import MessageList
 from ui.message_widget import MessageWidget
 
-PAGE = 40
+PAGE = 24  # messages built when a chat opens; scrolling to the top brings the next page
 
 
 def footer_for(message) -> str:

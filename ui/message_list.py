@@ -8,6 +8,9 @@ from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QVBoxLayout, QWi
 from ui.message_widget import MessageWidget
 
 
+EARLIER_AT_PX = 40
+
+
 class MessageList(QScrollArea):
     regenerate_requested = Signal(int)
     edit_requested = Signal(int)
@@ -44,11 +47,15 @@ class MessageList(QScrollArea):
         self._widgets: dict[int, MessageWidget] = {}
         self._order: list[int] = []
         self._stick_to_bottom = True
+        self._asked_for_earlier = False
+        self._keep_from_bottom: int | None = None
+        self._restoring = False
         self.verticalScrollBar().rangeChanged.connect(self._on_range_changed)
         self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
 
     # -- building --------------------------------------------------------------
     def clear(self) -> None:
+        self._keep_from_bottom = None
         for widget in self._widgets.values():
             widget.setParent(None)
             widget.deleteLater()
@@ -86,7 +93,8 @@ class MessageList(QScrollArea):
         if widgets:
             self.empty_note.setVisible(False)
         self._refresh_actions()
-        QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - from_bottom))
+        # Held until the reader scrolls: the new messages settle their heights over a few layouts.
+        self._keep_from_bottom = from_bottom
 
     def remove_from(self, message_id: int) -> None:
         if message_id not in self._order:
@@ -102,6 +110,7 @@ class MessageList(QScrollArea):
 
     def set_has_earlier(self, has_earlier: bool) -> None:
         self.load_earlier_button.setVisible(has_earlier)
+        self._asked_for_earlier = False
 
     def set_context_note(self, text: str) -> None:
         if text == self.context_note.text() and self.context_note.isVisible() == bool(text):
@@ -155,12 +164,26 @@ class MessageList(QScrollArea):
     # -- scrolling -------------------------------------------------------------
     def _on_scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
+        if not self._restoring:
+            self._keep_from_bottom = None
         self._stick_to_bottom = value >= bar.maximum() - 24
+        # Reaching the top of a long chat brings the page before it, as if it had been there.
+        if value <= EARLIER_AT_PX and bar.maximum() > 0 and self.load_earlier_button.isVisible() \
+                and not self._asked_for_earlier:
+            self._asked_for_earlier = True
+            QTimer.singleShot(0, self.load_earlier_requested.emit)
 
     def _on_range_changed(self, _min: int, maximum: int) -> None:
-        if self._stick_to_bottom:
+        if self._keep_from_bottom is not None:
+            self._restoring = True
+            try:
+                self.verticalScrollBar().setValue(maximum - self._keep_from_bottom)
+            finally:
+                self._restoring = False
+        elif self._stick_to_bottom:
             self.verticalScrollBar().setValue(maximum)
 
     def scroll_to_bottom(self) -> None:
+        self._keep_from_bottom = None
         self._stick_to_bottom = True
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())

@@ -169,3 +169,35 @@ def test_a_chat_longer_than_the_context_says_so_and_still_answers(qtbot):
         assert not note.isHidden() and "no longer sees" in note.text() and "system prompt is kept" in note.text()
         assert hearth.store.get_message(finished.args[0]).state == "complete"
         assert hearth.store.count_messages(long_chat.id) == 32, "nothing was deleted from the chat"
+
+
+def test_a_long_chat_opens_at_its_newest_messages_and_scrolling_up_brings_the_earlier_ones(qtbot, hearth):
+    from app.chat_controller import PAGE
+
+    long_chat = hearth.store.create_conversation(title="Years of chat")
+    for i in range(100):
+        hearth.store.add_message(long_chat.id, "user" if i % 2 == 0 else "assistant", f"Message {i}\n\nwith a second line")
+    hearth.window.resize(900, 600)
+    hearth.chat.open(long_chat.id)
+    view = hearth.window.messages
+    shown = lambda: [w.text().split("\n")[0] for w in view.widgets()]  # noqa: E731
+    assert shown() == [f"Message {i}" for i in range(100 - PAGE, 100)]
+    assert view.load_earlier_button.isVisible()
+
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    bar.setValue(0)  # the reader scrolls to the top
+    qtbot.waitUntil(lambda: len(view.message_ids()) == 2 * PAGE)
+    assert shown() == [f"Message {i}" for i in range(100 - 2 * PAGE, 100)]
+    # The reader stays where they were, with the earlier page above (once it is laid out).
+    qtbot.waitUntil(lambda: bar.value() > bar.maximum() // 3)
+
+    qtbot.mouseClick(view.load_earlier_button, Qt.MouseButton.LeftButton)  # the button works too
+    assert len(view.message_ids()) == 3 * PAGE
+    while view.load_earlier_button.isVisible():  # keep scrolling up to the very first message
+        before = len(view.message_ids())
+        qtbot.waitUntil(lambda: bar.value() > 40)  # the page that just arrived is laid out above
+        bar.setValue(0)
+        qtbot.waitUntil(lambda: len(view.message_ids()) > before)
+    assert not view.load_earlier_button.isVisible()
+    assert shown() == [f"Message {i}" for i in range(100)]
