@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, Signal
 from app.generation import GenerationThread, GenerationWorker
 from app.settings import Settings
 from engine.llm.client import Sampling, StreamFinished
-from engine.llm.context import PER_MESSAGE_OVERHEAD, estimate_tokens, plan_prompt
+from engine.llm.context import PER_MESSAGE_OVERHEAD, estimate_tokens, message_texts, plan_prompt
 from engine.store import Store, StoreError
 from ui.message_list import MessageList
 from ui.message_widget import MessageWidget
@@ -234,9 +234,7 @@ class ChatController(QObject):
             return
         texts = [system_prompt] if system_prompt else []
         for message in history[-(n_ctx // PER_MESSAGE_OVERHEAD + 1):]:
-            content = message["content"]
-            texts.extend([content] if isinstance(content, str) else
-                         [part.get("text", "") for part in content if part.get("type") == "text"])
+            texts.extend(message_texts(message))
         missing = [text for text in dict.fromkeys(texts) if text not in self._token_cache]
         if not missing:
             return
@@ -330,10 +328,11 @@ class ChatController(QObject):
         self._answer_over(message_id)
         message = self.store.get_message(message_id)
         if widget := self.view.widget_for(message_id):
-            widget.flush()
             if message:
-                widget.set_state(message.state)
+                widget.set_state(message.state)  # leaving "streaming" renders the whole answer
                 widget.set_footer(footer_for(message))
+            else:
+                widget.flush()
         if event.tokens_per_second:
             self.status.emit(f"{event.completion_tokens} tokens at {event.tokens_per_second:.1f} tok/s")
         self.answer_finished.emit(message_id)
@@ -341,8 +340,7 @@ class ChatController(QObject):
     def _on_failed(self, message_id: int, message: str, state: str) -> None:
         self._answer_over(message_id)
         if widget := self.view.widget_for(message_id):
-            widget.flush()
-            widget.set_state(state, message)
+            widget.set_state(state, message)  # leaving "streaming" renders what was written
         self.status.emit(message)
         self.answer_failed.emit(message_id, message)
 

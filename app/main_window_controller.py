@@ -1,7 +1,6 @@
 """Builds the window and connects it to the store, the engine service and the chat controller."""
 from __future__ import annotations
 
-
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer

@@ -193,12 +193,7 @@ class ChatClient:
 
     def count_tokens_many(self, texts: list[str]) -> list[int] | None:
         """Exact counts from Hearth's engine host in one request; None elsewhere."""
-        try:
-            result = self._client.post(
-                self.base_url.removesuffix("/v1") + "/hearth/tokenize/counts",
-                body={"inputs": list(texts)}, cast_to=object)
-        except Exception:  # noqa: BLE001 - only Hearth's own host offers this
-            return None
+        result = self._post_beside_api("/hearth/tokenize/counts", {"inputs": list(texts)})
         counts = result.get("counts") if isinstance(result, dict) else None
         if isinstance(counts, list) and len(counts) == len(texts) and all(isinstance(c, int) for c in counts):
             return counts
@@ -206,15 +201,18 @@ class ChatClient:
 
     def count_tokens(self, text: str) -> int | None:
         """Exact count from llama_cpp.server's tokenizer; None where the server lacks it."""
-        try:
-            result = self._client.post(
-                self.base_url.removesuffix("/v1") + "/extras/tokenize/count",
-                body={"input": text}, cast_to=object)
-        except Exception:  # noqa: BLE001 - remote servers need not offer this
-            return None
+        result = self._post_beside_api("/extras/tokenize/count", {"input": text})
         if isinstance(result, dict) and isinstance(result.get("count"), int):
             return result["count"]
         return None
+
+    def _post_beside_api(self, path: str, body: dict) -> object | None:
+        """POST to a route outside /v1 (llama_cpp.server's extras, Hearth's host routes); None
+        on any failure: other servers need not offer these."""
+        try:
+            return self._client.post(self.base_url.removesuffix("/v1") + path, body=body, cast_to=object)
+        except Exception:  # noqa: BLE001
+            return None
 
 
 def _status_message(exc: openai.APIStatusError) -> str:

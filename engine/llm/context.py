@@ -66,14 +66,18 @@ def _newest_within(history: Sequence[dict], count: Callable[[str], int], used: i
     return used, kept
 
 
-def _message_tokens(message: dict, count: Callable[[str], int]) -> int:
+IMAGE_TOKENS = 600  # an image: a few hundred tokens in most projectors
+
+
+def message_texts(message: dict) -> list[str]:
+    """The texts of a message whose tokens are counted (a string, or the text parts of a list)."""
     content = message.get("content", "")
     if isinstance(content, str):
-        return count(content)
-    total = 0
-    for part in content:
-        if part.get("type") == "text":
-            total += count(part.get("text", ""))
-        else:
-            total += 600  # an image: a few hundred tokens in most projectors
-    return total
+        return [content]
+    return [part.get("text", "") for part in content if part.get("type") == "text"]
+
+
+def _message_tokens(message: dict, count: Callable[[str], int]) -> int:
+    content = message.get("content", "")
+    images = 0 if isinstance(content, str) else sum(1 for part in content if part.get("type") != "text")
+    return sum(count(text) for text in message_texts(message)) + images * IMAGE_TOKENS

@@ -43,28 +43,42 @@ class _Handoff:
         self.lock = threading.Lock()
         self.items: deque = deque()
         self.finished = False
+        self.error: BaseException | None = None
         self.waiter = None
         self.wake_on_item = False
 
-    def put(self, item, *, final: bool = False) -> None:  # noqa: ANN001
+    def put(self, item) -> None:  # noqa: ANN001
         with self.lock:
             self.items.append(item)
-            self.finished = self.finished or final
-            waiter = self.waiter if (final or self.wake_on_item) else None
-            if waiter is not None:
-                self.waiter = None
+            waiter = self._claim_waiter(self.wake_on_item)
+        self._wake(waiter)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self.lock:
+            self.finished, self.error = True, error
+            waiter = self._claim_waiter(True)
+        self._wake(waiter)
+
+    def _claim_waiter(self, wanted: bool):  # noqa: ANN202 - called with the lock held
+        waiter = self.waiter if wanted else None
+        if waiter is not None:
+            self.waiter = None
+        return waiter
+
+    def _wake(self, waiter) -> None:  # noqa: ANN001
         if waiter is not None:
             self.loop.call_soon_threadsafe(_resolve, waiter)
 
-    async def take(self, not_before: float) -> list:
-        """Everything ready, once `not_before` (loop time) has come or the stream has ended."""
+    async def take(self, not_before: float) -> tuple[list, bool]:
+        """(everything ready, whether the stream has ended), once `not_before` (loop time) has
+        come with something to send, or the stream has ended."""
         while True:
             with self.lock:
                 now = self.loop.time()
-                if self.items and (self.finished or now >= not_before):
+                if self.finished or (self.items and now >= not_before):
                     items = list(self.items)
                     self.items.clear()
-                    return items
+                    return items, self.finished
                 waiter = self.loop.create_future()
                 self.waiter = waiter
                 self.wake_on_item = now >= not_before
@@ -141,7 +155,6 @@ async def read_ahead(iterator, depth: int = 256, pace_s: float = PACE_S):
     handoff = _Handoff(loop)
     room = threading.Semaphore(depth)
     stop = threading.Event()
-    done = object()
 
     def produce() -> None:
         try:
@@ -153,13 +166,13 @@ async def read_ahead(iterator, depth: int = 256, pace_s: float = PACE_S):
                 if stop.is_set():
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            handoff.put((done, exc), final=True)
+            handoff.finish(exc)
             return
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
-        handoff.put((done, None), final=True)
+        handoff.finish()
 
     producer = threading.Thread(target=produce, name="token-producer", daemon=True)
     producer.start()
@@ -168,9 +181,7 @@ async def read_ahead(iterator, depth: int = 256, pace_s: float = PACE_S):
     not_before = 0.0
     try:
         while True:
-            items = await handoff.take(not_before)
-            ending = items[-1] if isinstance(items[-1], tuple) and items[-1][:1] == (done,) else None
-            chunks = items[:-1] if ending else items
+            chunks, ended = await handoff.take(not_before)
             for _ in chunks:
                 room.release()
             for chunk in chunks:
@@ -179,9 +190,9 @@ async def read_ahead(iterator, depth: int = 256, pace_s: float = PACE_S):
                     last_text_chunk = chunk
             for chunk in merge_chunks(chunks):
                 yield chunk
-            if ending is not None:
-                if ending[1] is not None:
-                    raise ending[1]
+            if ended:
+                if handoff.error is not None:
+                    raise handoff.error
                 if last_text_chunk is not None:
                     yield {"id": last_text_chunk.get("id"), "object": last_text_chunk["object"],
                            "created": last_text_chunk.get("created"), "model": last_text_chunk.get("model"),
