@@ -7,7 +7,7 @@ import json
 import tempfile
 import time
 
-from _common import median
+from _common import median, raw_llama
 
 from app.engine_service import default_threads
 from engine.llm.client import ChatClient, Sampling, StreamFinished
@@ -39,15 +39,11 @@ def raw_rate(llama) -> tuple[float, int]:
 
 
 def measure(threads: int) -> dict:
-    import llama_cpp
-
-    model = starter_llm_path()
-    host = EngineHost(HostConfig(model, n_ctx=N_CTX, n_threads=threads, n_batch=512),
-                      log_dir=tempfile.mkdtemp(prefix="hearth-bench-"))
+    config = HostConfig(starter_llm_path(), n_ctx=N_CTX, n_threads=threads, n_batch=512)
+    host = EngineHost(config, log_dir=tempfile.mkdtemp(prefix="hearth-bench-"))
     host.start()
     client = ChatClient(host.base_url, host.api_key)
-    llama = llama_cpp.Llama(str(model), n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, n_batch=512,
-                            verbose=False)
+    llama = raw_llama(config)
     hearth_rates, raw_rates, tokens = [], [], []
     try:
         hearth_rate(client), raw_rate(llama)  # warm both

@@ -87,11 +87,13 @@ def human_size(n: float) -> str:
 
 
 def picker_label(entry: LibraryEntry) -> str:
-    """"Qwen2.5 1.5B Instruct Q4_K_M · 1.1 GB" (bundled models say so)."""
+    """"SmolLM2-135M-Instruct.Q4_1 · 105.5 MB (bundled)": the name the user downloaded it by (or
+    Ollama's tag). A GGUF's own `general.name` is often a training-run label ("Smollm2 135M 8k
+    Lc100K Mix1 Ep2"), so it is only the fallback."""
     info = entry.info
     if info is None:
         return entry.display_name
-    name = info.name or entry.display_name
+    name = entry.display_name or info.name
     quant = info.quantization
     if quant and quant != "unknown" and quant.lower() not in name.lower():
         name = f"{name} {quant}"

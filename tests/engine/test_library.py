@@ -266,3 +266,16 @@ def test_models_inspect_on_the_command_line_describes_the_starter_model(
     assert run_cli(["models", "inspect", str(starter_model), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["architecture"] == "llama" and info["context_length"] == 8192
+
+
+def test_the_model_picker_names_a_model_by_its_file_or_ollama_tag_not_its_training_label(
+    models_dir: Path, home: Path, tmp_path: Path, starter_model: Path
+) -> None:
+    from engine.models.model_choice import picker_entries
+
+    put_in_ollama(home / ".ollama" / "models", "smollm2", "135m", write_model(tmp_path / "src" / "text.gguf"))
+    labels = [label for label, _path in picker_entries(ModelLibrary(models_dir, home=home).scan())]
+
+    # The starter's GGUF calls itself "Smollm2 135M 8k Lc100K Mix1 Ep2": a training-run label.
+    assert labels[0].startswith("SmolLM2-135M-Instruct.Q4_1 · ") and labels[0].endswith("MB (bundled)")
+    assert any(label.startswith("smollm2:135m ") for label in labels), labels
