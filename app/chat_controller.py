@@ -37,6 +37,15 @@ def _data_uri(attachment) -> str:
     return f"data:{attachment.mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+
+def title_from(text: str, limit: int = 48) -> str:
+    """A new chat's title from its first message: one line, cut at a word, marked when cut."""
+    words = " ".join(text.split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut).rstrip(" ,.;:-") + "…"
+
 class ChatController(QObject):
     conversations_changed = Signal()
     current_changed = Signal(int)          # conversation id
@@ -66,6 +75,12 @@ class ChatController(QObject):
 
     # -- conversations -----------------------------------------------------------
     def new_conversation(self) -> int:
+        """The newest chat, when it is still an untouched "New chat", is reused: pressing Ctrl+N
+        twice, or leaving an empty chat and asking for a new one, gives one, not a pile."""
+        newest = next(iter(self.store.list_conversations()), None)
+        if newest is not None and newest.title == "New chat" and self.store.count_messages(newest.id) == 0:
+            self.open(newest.id)
+            return newest.id
         conversation = self.store.create_conversation(system_prompt=self.settings.get("chat/system_prompt"))
         self.conversations_changed.emit()
         self.open(conversation.id)
@@ -147,8 +162,7 @@ class ChatController(QObject):
             self.composer.show_notice(str(exc))
             return None
         if conversation and conversation.title in ("New chat", "") and text.strip():
-            title = " ".join(text.split())[:48]
-            self.store.rename_conversation(self.current_id, title)
+            self.store.rename_conversation(self.current_id, title_from(text))
         self.conversations_changed.emit()
         self.view.append_message(self._widget(message, self.store.attachments(message.id)))
         self._start_answer()

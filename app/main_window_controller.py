@@ -77,6 +77,7 @@ class HearthController:
         w.conversations.search_hit_selected.connect(lambda cid, mid: self.chat.open(cid, show_message=mid))
         w.conversations.rename_requested.connect(self.chat.rename)
         w.conversations.delete_requested.connect(self._delete)
+        w.conversations.settings_requested.connect(self.edit_conversation_settings)
         w.conversations.search_changed.connect(self._search)
         w.undo_delete_requested.connect(self._undo_delete)
         w.settings_requested.connect(self.edit_settings)
@@ -308,10 +309,12 @@ class HearthController:
         if any(before[k] != self.settings.get(k) for k in engine_keys):
             self.load_engine()
 
-    def edit_conversation_settings(self) -> None:
-        if self.chat.current_id is None:
+    def edit_conversation_settings(self, conversation_id: int | None = None) -> None:
+        """The open chat's settings (menu), or the one right-clicked in the list."""
+        conversation_id = conversation_id if conversation_id is not None else self.chat.current_id
+        conversation = self.store.get_conversation(conversation_id) if conversation_id is not None else None
+        if conversation is None:
             return
-        conversation = self.store.get_conversation(self.chat.current_id)
         decl = [BY_KEY["chat/system_prompt"]] + [BY_KEY[k] for k in CONVERSATION_KEYS]
         values = {k: conversation.settings.get(k, self.settings.get(k)) for k in CONVERSATION_KEYS}
         values["chat/system_prompt"] = conversation.system_prompt

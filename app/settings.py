@@ -23,6 +23,7 @@ class Setting:
     maximum: float | None = None
     group: str = "General"
     secret: bool = False
+    at_minimum: str | None = None  # what the minimum means, shown in its place ("Automatic")
 
     def clamp(self, value: Any) -> Any:
         try:
@@ -44,8 +45,10 @@ SETTINGS: tuple[Setting, ...] = (
     # Model and engine
     Setting("model/path", str, "", "Model file", "The GGUF model to chat with; empty means the bundled starter model.", group="Engine"),
     Setting("engine/n_ctx", int, 4096, "Context size", "Tokens the model can see at once; older turns leave the prompt beyond it.", 512, 131072, group="Engine"),
-    Setting("engine/n_threads", int, 0, "CPU threads", "Threads for generation; 0 picks the number of physical cores.", 0, 256, group="Engine"),
-    Setting("engine/n_gpu_layers", int, -1, "GPU layers", "Layers offloaded to the GPU; -1 = all when a GPU backend is present, 0 = CPU only.", -1, 1000, group="Engine"),
+    Setting("engine/n_threads", int, 0, "CPU threads", "Threads for generation; 0 picks the number of physical cores.", 0, 256, group="Engine",
+            at_minimum="Automatic (one per core)"),
+    Setting("engine/n_gpu_layers", int, -1, "GPU layers", "Layers offloaded to the GPU; -1 = all when a GPU backend is present, 0 = CPU only.", -1, 1000, group="Engine",
+            at_minimum="All layers"),
     Setting("remote/enabled", bool, False, "Use a remote server", "Chat through an OpenAI-compatible server (vLLM, llama.cpp server, Ollama, LM Studio) instead of the local engine.", group="Remote"),
     Setting("remote/base_url", str, "http://127.0.0.1:11434/v1", "Server URL", "Base URL of the OpenAI-compatible API, ending in /v1.", group="Remote"),
     Setting("remote/api_key", str, "", "API key", "Key sent to the remote server (may be empty).", group="Remote", secret=True),

@@ -17,18 +17,21 @@ class ConversationList(QWidget):
     new_requested = Signal()
     rename_requested = Signal(int, str)
     delete_requested = Signal(int)
+    settings_requested = Signal(int)  # the chat's own system prompt and sampling
     search_changed = Signal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.new_button = QPushButton("New chat")
         self.new_button.setObjectName("newChatButton")
-        self.new_button.setShortcut("Ctrl+N")
+        self.new_button.setToolTip("New chat (Ctrl+N)")  # the key is the menu's: two owners would cancel out
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search all chats…")
         self.search.setClearButtonEnabled(True)
         self.list = QListWidget()
         self.list.setObjectName("conversationList")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # long titles end in "…"
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemActivated.connect(self._activated)
@@ -100,10 +103,13 @@ class ConversationList(QWidget):
             return
         menu = QMenu(self)
         rename = menu.addAction("Rename…")
+        settings = menu.addAction("Settings…")
         delete = menu.addAction("Delete")
         chosen = menu.exec(self.list.mapToGlobal(position))
         if chosen is rename:
             self.ask_rename(item.data(ID_ROLE), item.text())
+        elif chosen is settings:
+            self.settings_requested.emit(item.data(ID_ROLE))
         elif chosen is delete:
             self.delete_requested.emit(item.data(ID_ROLE))
 

@@ -48,6 +48,10 @@ class MainWindow(QMainWindow):
         self.model_picker = QComboBox()
         self.model_picker.setObjectName("modelPicker")
         self.model_picker.setMinimumWidth(320)
+        self.model_picker.setMaximumWidth(640)
+        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # the whole label
+        self.model_picker.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the quant and size
+        self.model_picker.currentIndexChanged.connect(self._show_model_tooltip)
         self.model_picker.activated.connect(lambda i: self.model_chosen.emit(self.model_picker.itemData(i) or ""))
         toolbar.addWidget(self.model_picker)
         self.addToolBar(toolbar)
@@ -64,13 +68,14 @@ class MainWindow(QMainWindow):
         chat_menu = self.menuBar().addMenu("&Chat")
         self.new_action = QAction("New chat", self, shortcut=QKeySequence.StandardKey.New)
         self.new_action.triggered.connect(self.conversations.new_requested.emit)
+        self.conversations.new_requested.connect(self.composer.edit.setFocus)  # a new chat is for typing
         self.add_model_action = QAction("Add model file…", self, shortcut="Ctrl+O")
         self.add_model_action.triggered.connect(self.add_model_requested.emit)
         self.regenerate_action = QAction("Regenerate answer", self, shortcut="Ctrl+R")
         self.regenerate_action.triggered.connect(self.regenerate_last_requested.emit)
         self.chat_settings_action = QAction("This chat's settings…", self)
         self.chat_settings_action.triggered.connect(self.conversation_settings_requested.emit)
-        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        self.settings_action = QAction("Settings…", self, shortcut=QKeySequence("Ctrl+,"))  # Cmd+, on macOS
         self.settings_action.triggered.connect(self.settings_requested.emit)
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -96,7 +101,13 @@ class MainWindow(QMainWindow):
             self.model_picker.addItem(label, path)
             if path == current:
                 self.model_picker.setCurrentIndex(self.model_picker.count() - 1)
+            self.model_picker.setItemData(self.model_picker.count() - 1, plain_tooltip(f"{label}\n{path}"),
+                                          Qt.ItemDataRole.ToolTipRole)
+        self._show_model_tooltip()
         self.model_picker.blockSignals(False)
+
+    def _show_model_tooltip(self) -> None:
+        self.model_picker.setToolTip(self.model_picker.currentData(Qt.ItemDataRole.ToolTipRole) or "")
 
     def show_undo(self, visible: bool, text: str = "") -> None:
         self.undo_button.setVisible(visible)

@@ -83,6 +83,7 @@ class MessageWidget(QFrame):
         self._footer = QLabel(footer)
         self._footer.setObjectName("messageFooter")
         self._footer.setTextFormat(Qt.TextFormat.PlainText)  # errors quote servers and file names
+        self._footer.setVisible(bool(footer))  # an empty line under every question otherwise
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(4)
@@ -182,6 +183,7 @@ class MessageWidget(QFrame):
         if error:
             self._footer.setText(error)
             self._footer.setProperty("error", True)
+            self._footer.setVisible(True)
 
     def set_footer(self, text: str) -> None:
         self._footer.setText(text)

@@ -15,6 +15,8 @@ def editor_for(setting, value: Any) -> QWidget:
         widget = QSpinBox()
         widget.setRange(int(setting.minimum if setting.minimum is not None else -2**31),
                         int(setting.maximum if setting.maximum is not None else 2**31 - 1))
+        if getattr(setting, "at_minimum", None):
+            widget.setSpecialValueText(setting.at_minimum)
         widget.setValue(int(value))
     elif setting.kind is float:
         widget = QDoubleSpinBox()
@@ -52,21 +54,25 @@ class SettingsDialog(QDialog):
         self.setWindowTitle(title)
         self._decl = list(settings_decl)
         self._editors: dict[str, QWidget] = {}
-        tabs = QTabWidget()
-        forms: dict[str, QFormLayout] = {}
+        pages: dict[str, QWidget] = {}
         for setting in self._decl:
-            if setting.group not in forms:
-                page = QWidget()
-                forms[setting.group] = QFormLayout(page)
-                tabs.addTab(page, setting.group)
+            if setting.group not in pages:
+                pages[setting.group] = QWidget()
+                QFormLayout(pages[setting.group])
             editor = editor_for(setting, values.get(setting.key, setting.default))
             self._editors[setting.key] = editor
-            forms[setting.group].addRow(setting.label, editor)
+            pages[setting.group].layout().addRow(setting.label, editor)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(tabs if len(forms) > 1 else tabs.widget(0))
+        if len(pages) > 1:
+            tabs = QTabWidget()
+            for group, page in pages.items():
+                tabs.addTab(page, group)
+            layout.addWidget(tabs)
+        else:  # one group needs no tab; a page taken out of a QTabWidget would stay hidden
+            layout.addWidget(next(iter(pages.values())))
         layout.addWidget(buttons)
 
     def editor(self, key: str) -> QWidget:

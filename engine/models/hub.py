@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -192,6 +193,7 @@ class HubClient:
         return self._token or current_token()
 
     def search(self, query: str, limit: int = 30) -> list[RepoSummary]:
+        self._fail_fast_when_offline()
         with hub_errors():
             models = self._api.list_models(
                 search=query or None, filter="gguf", sort="downloads", limit=limit,
@@ -201,6 +203,18 @@ class HubClient:
                 RepoSummary(m.id, m.downloads or 0, m.likes or 0, m.last_modified, bool(m.gated))
                 for m in models
             ]
+
+    def _fail_fast_when_offline(self) -> None:
+        """huggingface_hub retries a search five times over ~25 s; with no network at all (the
+        hub's name does not resolve) the person searching is told at once instead."""
+        if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+            return  # the proxy resolves names, not this machine
+        url = httpx2.URL(self.endpoint)
+        try:
+            socket.getaddrinfo(url.host, url.port or (443 if url.scheme == "https" else 80),
+                               type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as e:
+            raise OfflineError(f"{url.host} cannot be found") from e
 
     def list_gguf_files(self, repo_id: str) -> list[RepoFile]:
         return [f for f in self.list_files(repo_id) if f.name.lower().endswith(".gguf")]

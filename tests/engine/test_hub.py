@@ -109,6 +109,14 @@ def test_no_network_is_an_offline_error():
         HubClient(endpoint=f"http://127.0.0.1:{port}").list_gguf_files("a/b")
 
 
+def test_a_search_with_no_network_at_all_says_so_at_once_instead_of_retrying(monkeypatch, caplog):
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    with pytest.raises(OfflineError, match="no-such-hub.invalid cannot be found"):
+        HubClient(endpoint="https://no-such-hub.invalid").search("qwen")  # .invalid never resolves
+    assert "Retrying" not in caplog.text, "huggingface_hub's five retries (~25 s) were not skipped"
+
+
 def test_token_is_kept_where_huggingface_hub_reads_it(no_saved_token: Path):
     assert current_token() is None
     save_token("  hf_pasted_token\n")

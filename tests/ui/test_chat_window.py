@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app.main_window_controller import HearthController
 from tests.support.app import running_hearth
@@ -127,6 +128,23 @@ def test_shift_enter_adds_a_line_instead_of_sending(qtbot, hearth):
     assert hearth.store.list_conversations() == []
 
 
+def test_ctrl_n_starts_a_new_chat_ready_for_typing_and_it_is_titled_from_the_first_words(qtbot, hearth):
+    first = hearth.store.create_conversation(title="Earlier chat")
+    hearth.refresh_conversations()
+    hearth.chat.open(first.id)
+    hearth.window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is hearth.window)
+    qtbot.keyClick(hearth.window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert hearth.chat.current_id != first.id, "Ctrl+N did not start a new chat"
+    assert hearth.window.composer.edit.hasFocus(), "the new chat is not ready for typing"
+    qtbot.keyClick(hearth.window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert len(hearth.store.list_conversations()) == 2, "a second Ctrl+N stacked another empty chat"
+
+    hearth.chat.send("Please give me three tips for keeping houseplants alive during a cold winter")
+    assert hearth.store.get_conversation(hearth.chat.current_id).title == "Please give me three tips for keeping…"
+    hearth.chat.stop()
+
+
 def test_search_finds_messages_across_chats_and_opens_the_right_one(qtbot, hearth):
     store = hearth.store
     a = store.create_conversation(title="Gardening")
@@ -201,3 +219,22 @@ def test_a_long_chat_opens_at_its_newest_messages_and_scrolling_up_brings_the_ea
         qtbot.waitUntil(lambda: len(view.message_ids()) > before)
     assert not view.load_earlier_button.isVisible()
     assert shown() == [f"Message {i}" for i in range(100)]
+
+
+def test_a_chat_gets_its_own_system_prompt_and_temperature_from_its_right_click_menu(qtbot, hearth):
+    from PySide6.QtCore import QTimer
+
+    pirates = hearth.store.create_conversation(title="Pirates")
+    hearth.refresh_conversations()
+
+    def fill_in() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert dialog.editor("chat/system_prompt").isVisible()
+        dialog.editor("chat/system_prompt").setPlainText("Answer like a pirate.")
+        dialog.editor("chat/temperature").setValue(0.2)
+        dialog.accept()
+
+    QTimer.singleShot(0, fill_in)
+    hearth.window.conversations.settings_requested.emit(pirates.id)  # "Settings…" in the list's menu
+    saved = hearth.store.get_conversation(pirates.id)
+    assert saved.system_prompt == "Answer like a pirate." and saved.settings["chat/temperature"] == 0.2
