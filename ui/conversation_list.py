@@ -22,6 +22,7 @@ class ConversationList(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self._open_id: int | None = None
         self.new_button = QPushButton("New chat")
         self.new_button.setObjectName("newChatButton")
         self.new_button.setToolTip("New chat (Ctrl+N)")  # the key is the menu's: two owners would cancel out
@@ -56,6 +57,7 @@ class ConversationList(QWidget):
         self.search.textChanged.connect(lambda _t: self._debounce.start())
 
     def set_conversations(self, conversations, current_id: int | None) -> None:
+        self._open_id = current_id
         self.list.blockSignals(True)
         self.list.clear()
         for conversation in conversations:
@@ -68,6 +70,7 @@ class ConversationList(QWidget):
         self.list.blockSignals(False)
 
     def select(self, conversation_id: int | None) -> None:
+        self._open_id = conversation_id
         for row in range(self.list.count()):
             item = self.list.item(row)
             if item.data(ID_ROLE) == conversation_id:
@@ -106,6 +109,7 @@ class ConversationList(QWidget):
         settings = menu.addAction("Settings…")
         delete = menu.addAction("Delete")
         chosen = menu.exec(self.list.mapToGlobal(position))
+        self.select(self._open_id)  # the right-click highlighted another chat; the open one stays marked
         if chosen is rename:
             self.ask_rename(item.data(ID_ROLE), item.text())
         elif chosen is settings:

@@ -238,3 +238,20 @@ def test_a_chat_gets_its_own_system_prompt_and_temperature_from_its_right_click_
     hearth.window.conversations.settings_requested.emit(pirates.id)  # "Settings…" in the list's menu
     saved = hearth.store.get_conversation(pirates.id)
     assert saved.system_prompt == "Answer like a pirate." and saved.settings["chat/temperature"] == 0.2
+
+
+def test_right_clicking_another_chat_leaves_the_open_one_marked(qtbot, hearth):
+    from PySide6.QtCore import QTimer
+
+    older = hearth.store.create_conversation(title="Older")
+    newer = hearth.store.create_conversation(title="Newer")
+    hearth.refresh_conversations()
+    hearth.chat.open(newer.id)
+    chats = hearth.window.conversations.list
+    QTimer.singleShot(50, lambda: QApplication.activePopupWidget().close())  # the reader changes their mind
+    older_row = next(chats.item(r) for r in range(chats.count()) if chats.item(r).text() == "Older")
+    chats.setCurrentItem(older_row)  # what the right button's press does
+    chats.customContextMenuRequested.emit(chats.visualItemRect(older_row).center())
+
+    assert hearth.chat.current_id == newer.id
+    assert chats.currentItem().text() == "Newer"
