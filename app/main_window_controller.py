@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -15,11 +16,13 @@ from engine.llm.host import HostConfig
 from engine.models.starter import starter_llm_path
 from engine.store import Store
 from app.image_controller import ImageController
-from app.library_controller import LibraryController
 from ui.drop_target import DropTarget
 from ui.image_viewer import show_image
 from ui.main_window import MainWindow
 from ui.settings_dialog import SettingsDialog
+
+if TYPE_CHECKING:
+    from app.library_controller import LibraryController
 
 
 def gpu_layers(requested: int) -> int:
@@ -94,10 +97,16 @@ class HearthController:
         self.engine.gpu_fell_back.connect(lambda note: (w.statusBar().showMessage(note, 30000),
                                                         w.set_engine_status(f"{w.engine_label.text()} — {note}")))
         self._last_death = ""
-        self.library = LibraryController(self)
+        # Made in start(), once the window is on screen: the library brings huggingface_hub and
+        # gguf (with numpy), ~0.4 s of imports the first paint need not wait for.
+        self.library: LibraryController | None = None
 
     # -- start and stop --------------------------------------------------------
     def start(self) -> None:
+        from app.library_controller import LibraryController
+
+        if self.library is None:
+            self.library = LibraryController(self)
         self.refresh_conversations()
         conversations = self.store.list_conversations()
         if conversations:
@@ -112,7 +121,8 @@ class HearthController:
         keep_the_window_responsive()
 
     def shutdown(self) -> None:
-        self.library.shutdown()
+        if self.library is not None:
+            self.library.shutdown()
         self.voice.cancel()
         self.chat.shutdown(engine_stopped=self.engine.shutdown)
         self.store.close()

@@ -51,7 +51,9 @@ class App:
         self.hearth = HearthController()
         qtbot.addWidget(self.hearth.window)
         self.hearth.window.show()
-        self.library: LibraryController = getattr(self.hearth, "library", None) or LibraryController(self.hearth)
+        if self.hearth.library is None:  # start() makes it; this one must talk to the test hub first
+            self.hearth.library = LibraryController(self.hearth)
+        self.library: LibraryController = self.hearth.library
         self.library.use_hub(hub.endpoint)
         if start:
             self.hearth.start()
