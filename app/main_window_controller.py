@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app import paths
 from app.chat_controller import ChatController
 from app.engine_service import EndpointPlan, EngineService, default_threads
-from app.responsiveness import keep_the_window_responsive
+from app.responsiveness import freeze_what_is_built, keep_the_window_responsive
 from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
 from engine.llm.host import HostConfig
 from engine.models.starter import starter_llm_path
@@ -166,6 +166,7 @@ class HearthController:
         elif state == "ready":
             self._last_death = ""
             self.window.set_engine_status(f"Ready: {label}")
+            freeze_what_is_built()
 
     def _engine_died(self, report: str) -> None:
         self._last_death = report.replace(" Restarting it…", "")

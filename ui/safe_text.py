@@ -7,7 +7,7 @@ text before rendering, every resource load is refused, and links open only throu
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, QUrl, Qt, Signal
+from PySide6.QtCore import QUrl, Qt, Signal
 from PySide6.QtGui import QTextCursor, QTextDocument, QTextImageFormat
 from PySide6.QtWidgets import QSizePolicy, QTextBrowser
 
@@ -109,15 +109,11 @@ class SafeTextView(QTextBrowser):
         self.document().setPlainText(text)
         self._fit_height()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self.document().setTextWidth(self.viewport().width())
-        self._fit_height()
-
+    # No Python resizeEvent or sizeHint here: QTextEdit already fits the text to the view's width
+    # and reports the new size (documentSizeChanged), and the fixed height below is the hint.
+    # Every Python override is a GIL round trip per view in each layout pass; with a worker
+    # thread busy in Python (planning a long chat's prompt) a pass over a chat waited ~30 ms.
     def _fit_height(self, *_args) -> None:
         height = int(self.document().size().height()) + 4
         if height != self.height():
             self.setFixedHeight(height)
-
-    def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(400, int(self.document().size().height()) + 4)

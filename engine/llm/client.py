@@ -97,6 +97,10 @@ class ChatClient:
 
         self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "none",
                                      max_retries=0, timeout=timeout)
+        # openai imports its chat resources, and builds their pydantic types, on first use: ~40 ms
+        # of GIL-holding work. Done here (in the background, while the model loads) rather than in
+        # the first answer, where it stalled the window.
+        self._client.chat.completions.with_streaming_response  # noqa: B018
 
     def close(self) -> None:
         self._client.close()
