@@ -164,6 +164,8 @@ class HearthController:
             else:
                 self.window.set_engine_status(f"Loading {label}…")
         elif state == "ready":
+            if self._last_death and "Restarting it" in self.window.statusBar().currentMessage():
+                self.window.statusBar().showMessage(f"{self._last_death} It is running again.", 10000)
             self._last_death = ""
             self.window.set_engine_status(f"Ready: {label}")
             freeze_what_is_built()

@@ -75,6 +75,8 @@ def test_a_killed_engine_keeps_the_partial_answer_says_so_and_comes_back(qtbot, 
     qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
     assert hearth.engine.host.pid != killed_pid
     assert window.engine_label.text().startswith("Ready")
+    assert "Restarting" not in window.statusBar().currentMessage()
+    assert "running again" in window.statusBar().currentMessage()
 
     # The next message is answered, and the interrupted one is still there above it.
     hearth.chat.settings.set("chat/max_tokens", 30)
