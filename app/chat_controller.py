@@ -13,6 +13,7 @@ from ui.message_list import MessageList
 from ui.message_widget import MessageWidget
 
 PAGE = 24  # messages built when a chat opens; scrolling to the top brings the next page
+TOKEN_CACHE_SIZE = 5000  # texts whose token counts are kept between sends
 
 
 def footer_for(message) -> str:
@@ -37,7 +38,6 @@ def _data_uri(attachment) -> str:
     return f"data:{attachment.mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-
 def title_from(text: str, limit: int = 48) -> str:
     """A new chat's title from its first message: one line, cut at a word, marked when cut."""
     words = " ".join(text.split())
@@ -45,6 +45,7 @@ def title_from(text: str, limit: int = 48) -> str:
         return words
     cut = words[: limit - 1]
     return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut).rstrip(" ,.;:-") + "…"
+
 
 class ChatController(QObject):
     conversations_changed = Signal()
@@ -253,11 +254,8 @@ class ChatController(QObject):
         if not missing:
             return
         counts = client.count_tokens_many(missing)
-        if counts is None:
-            return  # _count asks one at a time
-        if len(self._token_cache) + len(missing) > 5000:
-            self._token_cache.clear()
-        self._token_cache.update(zip(missing, counts))
+        if counts is not None:  # otherwise _count asks one at a time
+            self._remember_counts(dict(zip(missing, counts)))
 
     def _count(self, text: str) -> int:
         cached = self._token_cache.get(text)
@@ -266,10 +264,13 @@ class ChatController(QObject):
         client = self.engine.client
         exact = client.count_tokens(text) if client is not None and self.engine.host is not None else None
         value = exact if exact is not None else estimate_tokens(text)
-        if len(self._token_cache) > 5000:
-            self._token_cache.clear()
-        self._token_cache[text] = value
+        self._remember_counts({text: value})
         return value
+
+    def _remember_counts(self, counts: dict[str, int]) -> None:
+        if len(self._token_cache) + len(counts) > TOKEN_CACHE_SIZE:
+            self._token_cache.clear()
+        self._token_cache.update(counts)
 
     def sampling_for(self, conversation_id: int) -> Sampling:
         conversation = self.store.get_conversation(conversation_id)

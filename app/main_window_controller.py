@@ -97,6 +97,7 @@ class HearthController:
         self.engine.gpu_fell_back.connect(lambda note: (w.statusBar().showMessage(note, 30000),
                                                         w.set_engine_status(f"{w.engine_label.text()} — {note}")))
         self._last_death = ""
+        self._client_frozen = False
         # Made in start(), once the window is on screen: the library brings huggingface_hub and
         # gguf (with numpy), ~0.4 s of imports the first paint need not wait for.
         self.library: LibraryController | None = None
@@ -168,7 +169,9 @@ class HearthController:
                 self.window.statusBar().showMessage(f"{self._last_death} It is running again.", 10000)
             self._last_death = ""
             self.window.set_engine_status(f"Ready: {label}")
-            freeze_what_is_built()
+            if not self._client_frozen:  # once: later restarts bring nothing new to freeze
+                self._client_frozen = True
+                freeze_what_is_built()
 
     def _engine_died(self, report: str) -> None:
         self._last_death = report.replace(" Restarting it…", "")

@@ -19,9 +19,9 @@ def median(values: list[float]) -> float:
 
 def raw_llama(config):
     """`llama_cpp.Llama` in this process with the settings Hearth's host gives llama.cpp for
-    `config` (threads, context, batch, key cache type), so a side-by-side compares like with like."""
+    `config` (threads, context, batch, logits), so a side-by-side compares like with like."""
     import llama_cpp
 
     settings = config.model_settings()
-    same = ("n_ctx", "n_gpu_layers", "n_batch", "logits_all", "use_mlock", "n_threads", "n_threads_batch", "type_k")
+    same = ("n_ctx", "n_gpu_layers", "n_batch", "logits_all", "use_mlock", "n_threads", "n_threads_batch")
     return llama_cpp.Llama(settings["model"], verbose=False, **{k: settings[k] for k in same if k in settings})

@@ -15,7 +15,7 @@ def editor_for(setting, value: Any) -> QWidget:
         widget = QSpinBox()
         widget.setRange(int(setting.minimum if setting.minimum is not None else -2**31),
                         int(setting.maximum if setting.maximum is not None else 2**31 - 1))
-        if getattr(setting, "at_minimum", None):
+        if setting.at_minimum:
             widget.setSpecialValueText(setting.at_minimum)
         widget.setValue(int(value))
     elif setting.kind is float:
