@@ -1,16 +1,16 @@
 """Decode speed through Hearth's engine path (llama_cpp.server child + openai streaming client)
-÷ llama_cpp.Llama called directly: same model, threads, context, prompt and greedy sampling,
-alternated several times. Goal ≥ 0.97."""
+÷ llama_cpp.Llama called directly: same model, threads, context, prompt and sampling (greedy,
+with the server's repeat penalty), alternated several times. Goal ≥ 0.97."""
 from __future__ import annotations
 
 import json
 import tempfile
 import time
 
-from _common import median, raw_llama
+from _common import median, raw_llama, server_sampling
 
 from app.engine_service import default_threads
-from engine.llm.client import ChatClient, Sampling, StreamFinished
+from engine.llm.client import ChatClient, Sampling, StreamFinished, TextDelta
 from engine.llm.host import EngineHost, HostConfig
 from engine.models.starter import starter_llm_path
 
@@ -20,22 +20,27 @@ N_CTX = 2048
 MESSAGES = [{"role": "user", "content": "Write a long, detailed essay about the history of lighthouses."}]
 
 
-def hearth_rate(client: ChatClient) -> tuple[float, int]:
-    """From the first words' arrival to the last's. The host folds tokens into ~30 chunks a
+def hearth_rate(client: ChatClient) -> tuple[float, int, str]:
+    """From the first words' arrival to the last's. The host folds tokens into ~20 chunks a
     second and reports how many it produced: the same count as one chunk per token below."""
+    text = ""
     for event in client.stream(MESSAGES, Sampling(temperature=0.0, top_p=1.0, max_tokens=MAX_TOKENS, seed=1)):
-        if isinstance(event, StreamFinished):
-            return event.tokens_per_second, event.completion_tokens
+        if isinstance(event, TextDelta):
+            text += event.text
+        elif isinstance(event, StreamFinished):
+            return event.tokens_per_second, event.completion_tokens, text
     raise RuntimeError("the stream ended without finishing")
 
 
-def raw_rate(llama) -> tuple[float, int]:
-    stamps = []
+def raw_rate(llama) -> tuple[float, int, str]:
+    stamps, text = [], ""
     for chunk in llama.create_chat_completion(MESSAGES, temperature=0.0, top_p=1.0, max_tokens=MAX_TOKENS,
-                                              seed=1, stream=True):
-        if chunk["choices"][0]["delta"].get("content"):
+                                              seed=1, stream=True, **server_sampling()):
+        content = chunk["choices"][0]["delta"].get("content")
+        if content:
             stamps.append(time.perf_counter())
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps)
+            text += content
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps), text
 
 
 def measure(threads: int) -> dict:
@@ -46,12 +51,14 @@ def measure(threads: int) -> dict:
     llama = raw_llama(config)
     hearth_rates, raw_rates, tokens = [], [], []
     try:
-        hearth_rate(client), raw_rate(llama)  # warm both
+        # Warm both, and check that both sides write the same words: a side that samples
+        # differently would be timed on a different text.
+        same_text = hearth_rate(client)[2] == raw_rate(llama)[2]
         for _ in range(ROUNDS):
-            rate, n = hearth_rate(client)
+            rate, n, _text = hearth_rate(client)
             hearth_rates.append(rate)
             tokens.append(n)
-            rate, n = raw_rate(llama)
+            rate, n, _text = raw_rate(llama)
             raw_rates.append(rate)
             tokens.append(n)
     finally:
@@ -62,7 +69,7 @@ def measure(threads: int) -> dict:
     paired = median([h / r for h, r in zip(hearth_rates, raw_rates)])
     return {"ratio": round(paired, 3), "ratio_of_medians": round(hearth_tok_s / raw_tok_s, 3),
             "hearth_tok_s": round(hearth_tok_s, 1), "raw_tok_s": round(raw_tok_s, 1),
-            "tokens_per_run": min(tokens), "threads": threads}
+            "tokens_per_run": min(tokens), "threads": threads, "same_text": same_text}
 
 
 def main() -> None:
@@ -72,7 +79,8 @@ def main() -> None:
     default = measure(threads)
     figures = {"decode_ratio": default["ratio"], "hearth_tok_s": default["hearth_tok_s"],
                "raw_tok_s": default["raw_tok_s"], "ratio_of_medians": default["ratio_of_medians"],
-               "threads": threads, "rounds": ROUNDS, "tokens_per_run": default["tokens_per_run"]}
+               "threads": threads, "rounds": ROUNDS, "tokens_per_run": default["tokens_per_run"],
+               "same_text": default["same_text"]}
     if threads > 1:
         spare = measure(threads - 1)
         figures.update({"spare_core_decode_ratio": spare["ratio"], "spare_core_threads": threads - 1,

@@ -17,7 +17,7 @@ import json
 import tempfile
 import time
 
-from _common import median, raw_llama
+from _common import median, raw_llama, server_sampling
 
 from engine.llm.client import ChatClient, Sampling, StreamFinished, TextDelta
 from engine.llm.host import EngineHost, HostConfig
@@ -55,7 +55,8 @@ def raw_conversation(llama) -> list[float]:
         history.append({"role": "user", "content": QUESTIONS[turn]})
         answer, first = "", None
         started = time.perf_counter()
-        for chunk in llama.create_chat_completion(history, temperature=0.0, max_tokens=48, seed=1, stream=True):
+        for chunk in llama.create_chat_completion(history, temperature=0.0, max_tokens=48, seed=1, stream=True,
+                                                  **server_sampling()):
             text = chunk["choices"][0]["delta"].get("content")
             if text:
                 first = first or time.perf_counter()

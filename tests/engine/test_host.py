@@ -29,7 +29,7 @@ def ask(client: ChatClient, text: str, sampling: Sampling = GREEDY, cancel=None)
 
 
 def test_an_answer_streams_in_pieces_and_reports_its_tokens(shared_host):
-    """The host sends the first words at once, then what is ready ~30 times a second (one piece
+    """The host sends the first words at once, then what is ready ~20 times a second (one piece
     may hold several tokens), and says at the end how many tokens it produced."""
     client = ChatClient(shared_host.base_url, shared_host.api_key)
     long_answer = Sampling(temperature=0.0, top_p=1.0, max_tokens=120, seed=1)
