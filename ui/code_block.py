@@ -93,6 +93,9 @@ class CodeBlock(QFrame):
         layout.addLayout(header)
         layout.addWidget(self.editor)
         self._highlighter = PygmentsHighlighter(self.editor.document(), language)
+        # Room for the horizontal scroll bar only while a line is wider than the block: a signal,
+        # not a resizeEvent override (a Python call on every layout pass while answers stream).
+        self.editor.horizontalScrollBar().rangeChanged.connect(self._fit_height)
         self.set_code(code)
 
     def code(self) -> str:
@@ -108,10 +111,13 @@ class CodeBlock(QFrame):
             cursor.insertText(code[len(old):])
         else:
             self.editor.setPlainText(code)
-        lines = max(1, code.count("\n") + 1)
-        metrics = self.editor.fontMetrics()
-        scrollbar = self.editor.horizontalScrollBar().sizeHint().height()
-        self.editor.setFixedHeight(lines * metrics.lineSpacing() + 12 + scrollbar)
+        self._fit_height()
+
+    def _fit_height(self, *_range) -> None:
+        lines = max(1, self.editor.blockCount())
+        bar = self.editor.horizontalScrollBar()
+        scrollbar = bar.sizeHint().height() if bar.maximum() > 0 else 0
+        self.editor.setFixedHeight(lines * self.editor.fontMetrics().lineSpacing() + 12 + scrollbar)
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.code())

@@ -3,9 +3,12 @@ box that looks through every message."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from ui.safe_text import plain_tooltip
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLineEdit, QListWidget, QListWidgetItem, QMenu,
                                QPushButton, QVBoxLayout, QWidget)
+
+from engine.store.snippet_text import snippet_runs
+from ui.safe_text import plain_tooltip
+from ui.search_results import HIT_RUNS_ROLE, HIT_SPEAKER_ROLE, HIT_TITLE_ROLE, SearchHitDelegate, speaker
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -41,6 +44,8 @@ class ConversationList(QWidget):
         self.results.setObjectName("searchResults")
         self.results.setVisible(False)
         self.results.setWordWrap(True)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.results.setItemDelegate(SearchHitDelegate(self.results))
         self.results.itemClicked.connect(self._hit_activated)
         self.results.itemActivated.connect(self._hit_activated)
         top = QHBoxLayout()
@@ -84,9 +89,15 @@ class ConversationList(QWidget):
         self.list.setVisible(not searching)
         self.results.clear()
         for hit in hits:
-            item = QListWidgetItem(f"{hit.conversation_title}\n{hit.snippet}")
+            runs = snippet_runs(hit.snippet)
+            line = "".join(text for text, _ in runs)
+            item = QListWidgetItem(f"{hit.conversation_title}\n{speaker(hit.role)}: {line}")
             item.setData(ID_ROLE, hit.conversation_id)
             item.setData(HIT_ROLE, hit.message_id)
+            item.setData(HIT_TITLE_ROLE, hit.conversation_title)
+            item.setData(HIT_SPEAKER_ROLE, speaker(hit.role))
+            item.setData(HIT_RUNS_ROLE, runs)
+            item.setToolTip(plain_tooltip(line))
             self.results.addItem(item)
         if searching and not hits:
             item = QListWidgetItem("No messages match.")

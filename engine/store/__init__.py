@@ -15,6 +15,7 @@ from .records import (
     StoreError,
     StoreFullError,
 )
+from .snippet_text import snippet_plain, snippet_runs
 
 __all__ = [
     "MIGRATIONS",
@@ -34,4 +35,6 @@ __all__ = [
     "latest_version",
     "migrate",
     "schema_version",
+    "snippet_plain",
+    "snippet_runs",
 ]

@@ -11,9 +11,10 @@ from typing import Any
 ROLES = ("system", "user", "assistant")
 STATES = ("complete", "streaming", "interrupted", "error")
 
-# Search snippets mark each matched term with these plain-text markers (never HTML).
-SNIPPET_OPEN = "["
-SNIPPET_CLOSE = "]"
+# Search snippets mark each matched term with these markers (never HTML): private-use characters,
+# so brackets in the text itself (code such as `s[::-1]`) are never taken for a match.
+SNIPPET_OPEN = "\ue000"
+SNIPPET_CLOSE = "\ue001"
 
 
 class StoreError(Exception):

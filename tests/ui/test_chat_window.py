@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from app.main_window_controller import HearthController
+from ui.search_results import HIT_RUNS_ROLE
 from tests.support.app import running_hearth
 
 
@@ -156,6 +157,7 @@ def test_search_finds_messages_across_chats_and_opens_the_right_one(qtbot, heart
     results = hearth.window.conversations.results
     qtbot.waitUntil(lambda: results.isVisible() and results.count() == 1, timeout=3000)
     assert "Gardening" in results.item(0).text()
+    assert results.item(0).text().endswith("You: How deep should I plant tulip bulbs?")
     qtbot.mouseClick(results.viewport(), Qt.MouseButton.LeftButton, pos=results.visualItemRect(results.item(0)).center())
     assert hearth.chat.current_id == a.id
 
@@ -255,3 +257,20 @@ def test_right_clicking_another_chat_leaves_the_open_one_marked(qtbot, hearth):
 
     assert hearth.chat.current_id == newer.id
     assert chats.currentItem().text() == "Newer"
+
+
+def test_a_search_hit_reads_as_one_line_with_only_the_searched_word_marked(qtbot, hearth):
+    """A hit inside an answer with a code block: no markdown fences, no broken lines, and brackets
+    in the code are text, not match marks."""
+    store = hearth.store
+    chat = store.create_conversation(title="Strings")
+    store.add_message(chat.id, "assistant", "Reverse it with **slicing**:\n```python\nprint(s[::-1])\n```\nDone.")
+    hearth.refresh_conversations()
+    qtbot.keyClicks(hearth.window.conversations.search, "slicing")
+    results = hearth.window.conversations.results
+    qtbot.waitUntil(lambda: results.isVisible() and results.count() == 1, timeout=3000)
+    item = results.item(0)
+    assert item.text() == "Strings\nHearth: Reverse it with slicing: python print(s[::-1]) Done."
+    marked = [text for text, matched in item.data(HIT_RUNS_ROLE) if matched]
+    assert marked == ["slicing"]
+    assert results.visualItemRect(item).height() > results.fontMetrics().height() * 2, "title and snippet each get a line"
