@@ -69,9 +69,12 @@ class ChatController(QObject):
         self._token_cache: dict[str, int] = {}
         self._prompt_start: dict[int, int] = {}   # where each chat's prompt begins (see context.py)
         self._retiring: set[GenerationThread] = set()   # kept alive until their QThread ends
+        self._editing: int | None = None   # the user message whose words wait in the composer
+        self._draft_before_edit = ""
         self.view.regenerate_requested.connect(self.regenerate)
         self.view.edit_requested.connect(self.edit)
         self.view.load_earlier_requested.connect(self.load_earlier)
+        self.composer.cancel_edit_requested.connect(self.cancel_edit)
         self.engine.state_changed.connect(self._engine_state)
 
     # -- conversations -----------------------------------------------------------
@@ -90,6 +93,7 @@ class ChatController(QObject):
     def open(self, conversation_id: int, *, show_message: int | None = None) -> None:
         if self.streaming and conversation_id != self.current_id:
             self.stop()
+        self.cancel_edit()
         self.current_id = conversation_id
         self.view.clear()
         total = self.store.count_messages(conversation_id)
@@ -124,6 +128,7 @@ class ChatController(QObject):
     def delete(self, conversation_id: int) -> None:
         if conversation_id == self.current_id:
             self.stop()
+            self.cancel_edit()
             self.current_id = None
             self.view.clear()
         self.store.delete_conversation(conversation_id)
@@ -154,15 +159,27 @@ class ChatController(QObject):
         if self.current_id is None:
             self.new_conversation()
         conversation = self.store.get_conversation(self.current_id)
+        editing, rewritten = self._editing, False
+        named_after_it = False  # the chat's title was made from the question being edited
         try:
-            message = self.store.add_message(self.current_id, "user", text)
+            if editing is not None:
+                old = self.store.get_message(editing)
+                named_after_it = bool(old and conversation and conversation.title == title_from(old.content))
+                message = self.store.rewrite_message(editing, text)
+                rewritten, self._editing = True, None
+                self.composer.set_editing(False)
+                self.view.remove_from(editing)
+            else:
+                message = self.store.add_message(self.current_id, "user", text)
             for attachment in attachments or []:
                 self.store.add_attachment(message.id, **attachment)
         except StoreError as exc:
+            if rewritten:  # the new words are saved but an image is not: show what the store holds
+                self.open(self.current_id)
             self.status.emit(str(exc))
             self.composer.show_notice(str(exc))
             return None
-        if conversation and conversation.title in ("New chat", "") and text.strip():
+        if conversation and (named_after_it or conversation.title in ("New chat", "")) and text.strip():
             self.store.rename_conversation(self.current_id, title_from(text))
         self.conversations_changed.emit()
         self.view.append_message(self._widget(message, self.store.attachments(message.id)))
@@ -178,15 +195,39 @@ class ChatController(QObject):
         self._start_answer()
 
     def edit(self, message_id: int) -> None:
-        """Put the last user message back in the composer; sending it replaces the old turn."""
+        """Put the last user message back in the composer. Nothing is deleted yet: sending the
+        new words replaces the message and what came after it (its images stay); Esc, Cancel or
+        opening another chat leaves the turn as it was and gives back what the composer held."""
         message = self.store.get_message(message_id)
         if self.streaming or message is None or message.role != "user":
             return
-        self.store.delete_messages_from(message.conversation_id, message_id)
-        self.view.remove_from(message_id)
+        if self._editing is None:
+            self._draft_before_edit = self.composer.edit.toPlainText()
+        else:
+            self._mark_editing(self._editing, False)
+        self._editing = message_id
+        self._mark_editing(message_id, True)
+        self.composer.set_editing(True)
         self.composer.set_text(message.content)
 
+    def cancel_edit(self) -> None:
+        if self._editing is None:
+            return
+        self._mark_editing(self._editing, False)
+        self._editing = None
+        self.composer.set_editing(False)
+        self.composer.set_text(self._draft_before_edit)
+        self._draft_before_edit = ""
+
+    def _mark_editing(self, message_id: int, editing: bool) -> None:
+        if widget := self.view.widget_for(message_id):
+            widget.set_editing(editing)
+
     def stop(self) -> None:
+        """Esc: stop the answer, or, with none under way, give up an edit."""
+        if not self.streaming:
+            self.cancel_edit()
+            return
         if self._pending is not None:
             _, message_id = self._pending
             self._pending = None

@@ -1,5 +1,5 @@
-"""Where the user writes. Enter sends, Shift+Enter starts a new line, Esc stops the answer.
-Usable at once: a message sent before the model is ready waits for it (the window says so)."""
+"""Where the user writes. Enter sends, Shift+Enter starts a new line, Esc stops the answer (or
+cancels an edit). Usable at once: a message sent before the model is ready waits for it."""
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
@@ -40,6 +40,7 @@ class ComposerEdit(QPlainTextEdit):
 class Composer(QWidget):
     send_requested = Signal(str)
     stop_requested = Signal()
+    cancel_edit_requested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -60,6 +61,18 @@ class Composer(QWidget):
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setWordWrap(True)
         self.notice.setVisible(False)
+        self.edit_bar = QWidget()
+        self.edit_bar.setObjectName("editBar")
+        self.edit_label = QLabel("Editing your message: sending it replaces it and the answer after it.")
+        self.edit_label.setObjectName("editLabel")
+        self.cancel_edit_button = QPushButton("Cancel")
+        self.cancel_edit_button.setToolTip("Keep the message as it was (Esc)")
+        self.cancel_edit_button.clicked.connect(self.cancel_edit_requested.emit)
+        bar = QHBoxLayout(self.edit_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.edit_label, 1)
+        bar.addWidget(self.cancel_edit_button)
+        self.edit_bar.setVisible(False)
         self._tools = QHBoxLayout()
         self._tools.setContentsMargins(0, 0, 0, 0)
         self._above = QVBoxLayout()
@@ -75,6 +88,7 @@ class Composer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 4, 12, 8)
         layout.addWidget(self.notice)
+        layout.addWidget(self.edit_bar)
         layout.addLayout(self._above)
         layout.addLayout(row)
         self.edit.submit.connect(self._submit)
@@ -127,6 +141,9 @@ class Composer(QWidget):
     def set_streaming(self, streaming: bool) -> None:
         self.stop_button.setVisible(streaming)
         self.send_button.setVisible(not streaming)
+
+    def set_editing(self, editing: bool) -> None:
+        self.edit_bar.setVisible(editing)
 
     def show_notice(self, text: str) -> None:
         self.notice.setText(text)

@@ -185,6 +185,11 @@ class MessageWidget(QFrame):
             self._footer.setProperty("error", True)
             self._footer.setVisible(True)
 
+    def set_editing(self, editing: bool) -> None:
+        """Marked while its words wait in the composer; nothing changes until they are sent."""
+        self._state_label.setText("editing…" if editing else "")
+        self._state_label.setVisible(editing)
+
     def set_footer(self, text: str) -> None:
         self._footer.setText(text)
         self._footer.setVisible(bool(text))

@@ -14,6 +14,7 @@ QLabel#messageRole { font-weight: bold; color: #5b4636; }
 QLabel#messageState { color: #b0541c; font-style: italic; }
 QLabel#messageFooter { color: #8a8580; font-size: 11px; }
 QLabel#messageFooter[error="true"] { color: #b3261e; }
+QLabel#editLabel { color: #5b4636; font-style: italic; }
 QLabel#contextNote, QLabel#composerNotice { color: #7a5a00; background: #fff6d6; border-radius: 6px; padding: 4px 8px; }
 QLabel#emptyNote { color: #9a948d; font-size: 15px; padding: 40px; }
 QFrame#codeBlock { background: #282c34; border-radius: 6px; }

@@ -291,6 +291,22 @@ class Store:
         with self._transaction("delete the message") as tx:
             tx.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
+    def rewrite_message(self, message_id: int, content: str) -> Message:
+        """An edited question: new words for `message_id`, and every later message of its chat
+        gone, in one transaction (a failure leaves the old turn whole). Its images stay with it."""
+        content = _text(content)
+        now = time.time()
+        with self._transaction("save the edited message") as tx:
+            row = tx.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                raise StoreError("That message no longer exists, so the edit was not saved.")
+            tx.execute("DELETE FROM messages WHERE conversation_id = ? AND id > ?", (row[0], message_id))
+            tx.execute("UPDATE messages SET content = ?, updated_at = ? WHERE id = ?", (content, now, message_id))
+            tx.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, row[0]))
+        message = self.get_message(message_id)
+        assert message is not None
+        return message
+
     def delete_messages_from(self, conversation_id: int, message_id: int) -> None:
         """Delete this message and every later one in the conversation (edit-and-resend, regenerate)."""
         with self._transaction("delete messages") as tx:

@@ -189,6 +189,28 @@ def test_edit_and_resend_drops_the_edited_message_and_everything_after_it(store:
     assert store.search("typo") == []
 
 
+def test_an_edited_question_keeps_its_images_and_drops_only_what_came_after(store: Store) -> None:
+    chat = store.create_conversation()
+    other = store.create_conversation()
+    store.add_message(chat.id, "user", "q1")
+    store.add_message(chat.id, "assistant", "a1")
+    question = store.add_message(chat.id, "user", "What is in this photo, plase?")
+    photo = store.add_attachment(question.id, sha256="2" * 64, mime="image/png", path="22/p.png",
+                                 width=4, height=4, size=40)
+    store.add_message(chat.id, "assistant", "a2")
+    elsewhere = store.add_message(other.id, "user", "unrelated")
+
+    rewritten = store.rewrite_message(question.id, "What is in this photo, please?")
+
+    assert rewritten.id == question.id and rewritten.content == "What is in this photo, please?"
+    assert [m.content for m in store.messages(chat.id)] == ["q1", "a1", "What is in this photo, please?"]
+    assert store.attachments(question.id) == [photo]
+    assert store.get_message(elsewhere.id) == elsewhere
+    assert store.search("plase") == [] and [h.message_id for h in store.search("please")] == [question.id]
+    with pytest.raises(StoreError):
+        store.rewrite_message(10_000, "gone")
+
+
 def test_deleting_one_message(store: Store) -> None:
     chat = store.create_conversation()
     a = store.add_message(chat.id, "user", "keep me")

@@ -104,20 +104,58 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
 
 
 def test_edit_and_resend_the_last_message(qtbot, hearth):
+    """Editing loses nothing until the new words are sent: Esc gives the turn back as it was, and
+    the draft the composer held before comes back too."""
     wait_ready(qtbot, hearth)
     send(qtbot, hearth, "Tell me about cats")
     qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000).wait()
+    composer = hearth.window.composer
+    before = [(m.id, m.content) for m in hearth.store.messages(hearth.chat.current_id)]
+    qtbot.keyClicks(composer.edit, "a half-written thought")
+
     user_widget = hearth.window.messages.widgets()[0]
     assert user_widget.edit_button.isVisible()
     qtbot.mouseClick(user_widget.edit_button, Qt.MouseButton.LeftButton)
-    assert hearth.window.composer.edit.toPlainText() == "Tell me about cats"
-    assert hearth.window.messages.message_ids() == []
-    hearth.window.composer.edit.selectAll()
-    qtbot.keyClicks(hearth.window.composer.edit, "Tell me about dogs")
+    assert composer.edit.toPlainText() == "Tell me about cats"
+    assert composer.edit_bar.isVisible() and user_widget._state_label.text() == "editing…"
+    assert [(m.id, m.content) for m in hearth.store.messages(hearth.chat.current_id)] == before
+    assert len(hearth.window.messages.message_ids()) == 2, "the turn stays on screen while it is edited"
+
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Escape)
+    assert composer.edit.toPlainText() == "a half-written thought"
+    assert not composer.edit_bar.isVisible() and user_widget._state_label.text() == ""
+    assert [(m.id, m.content) for m in hearth.store.messages(hearth.chat.current_id)] == before
+
+    composer.edit.clear()
+    qtbot.mouseClick(user_widget.edit_button, Qt.MouseButton.LeftButton)
+    composer.edit.selectAll()
+    qtbot.keyClicks(composer.edit, "Tell me about dogs")
     with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000):
-        qtbot.keyClick(hearth.window.composer.edit, Qt.Key.Key_Return)
-    contents = [m.content for m in hearth.store.messages(hearth.chat.current_id)]
-    assert contents[0] == "Tell me about dogs" and len(contents) == 2
+        qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    messages = hearth.store.messages(hearth.chat.current_id)
+    assert [m.content for m in messages][0] == "Tell me about dogs" and len(messages) == 2
+    assert messages[0].id == before[0][0], "the question keeps its place (and its images)"
+    assert not composer.edit_bar.isVisible()
+    assert [w.text() for w in hearth.window.messages.widgets()][0] == "Tell me about dogs"
+    assert hearth.store.get_conversation(hearth.chat.current_id).title == "Tell me about dogs", \
+        "a title made from the first question follows its edit"
+
+
+def test_opening_another_chat_gives_up_an_edit(qtbot, hearth):
+    store = hearth.store
+    first = store.create_conversation(title="First")
+    question = store.add_message(first.id, "user", "Keep this question")
+    store.add_message(first.id, "assistant", "And this answer")
+    second = store.create_conversation(title="Second")
+    hearth.refresh_conversations()
+    hearth.chat.open(first.id)
+    hearth.chat.edit(question.id)
+    assert hearth.window.composer.edit.toPlainText() == "Keep this question"
+
+    hearth.chat.open(second.id)
+    assert hearth.window.composer.edit.toPlainText() == ""
+    assert not hearth.window.composer.edit_bar.isVisible()
+    assert [m.content for m in store.messages(first.id)] == ["Keep this question", "And this answer"]
 
 
 def test_shift_enter_adds_a_line_instead_of_sending(qtbot, hearth):
