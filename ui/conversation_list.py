@@ -1,8 +1,9 @@
-"""The left pane: conversations, newest first; new, rename, delete (with undo) and a search
-box that looks through every message."""
+"""The left pane: conversations, newest first; new, rename (F2), delete (Delete, with undo) and a
+search box (Ctrl+F) that looks through every message: Enter opens the best hit, Esc clears it."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLineEdit, QListWidget, QListWidgetItem, QMenu,
                                QPushButton, QVBoxLayout, QWidget)
 
@@ -22,6 +23,7 @@ class ConversationList(QWidget):
     delete_requested = Signal(int)
     settings_requested = Signal(int)  # the chat's own system prompt and sampling
     search_changed = Signal(str)
+    search_left = Signal()  # Esc in the search box: back to writing
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -60,9 +62,50 @@ class ConversationList(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(lambda: self.search_changed.emit(self.search.text()))
         self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.search.returnPressed.connect(self._open_best_hit)
+        self._key(self.search, Qt.Key.Key_Escape, self._leave_search)
+        self._key(self.search, Qt.Key.Key_Down, self._into_results)
+        self._key(self.list, Qt.Key.Key_Delete, lambda: self._on_current(self.delete_requested.emit))
+        self._key(self.list, Qt.Key.Key_F2, lambda: self._on_current(
+            lambda cid: self.ask_rename(cid, self.list.currentItem().text())))
+
+    @staticmethod
+    def _key(widget: QWidget, key: Qt.Key, then) -> None:  # noqa: ANN001
+        QShortcut(QKeySequence(key), widget, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(then)
+
+    def _on_current(self, then) -> None:  # noqa: ANN001
+        item = self.list.currentItem()
+        if item is not None:
+            then(item.data(ID_ROLE))
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _leave_search(self) -> None:
+        self.search.clear()
+        self._debounce.stop()
+        self.search_changed.emit("")
+        self.search_left.emit()
+
+    def _into_results(self) -> None:
+        if self.results.isVisible() and self.results.count():
+            self.results.setFocus()
+            self.results.setCurrentRow(0)
+
+    def _open_best_hit(self) -> None:
+        self._debounce.stop()
+        self.search_changed.emit(self.search.text())  # the hits for what is typed now, not 150 ms ago
+        if self.results.isVisible() and self.results.count():
+            self._hit_activated(self.results.item(0))
 
     def set_conversations(self, conversations, current_id: int | None) -> None:
+        """The open chat is marked, except while the user walks the list with the keyboard: then
+        the chat they had reached stays marked (F2 then Delete act on the same one)."""
         self._open_id = current_id
+        walked = self.list.currentItem().data(ID_ROLE) if self.list.hasFocus() and self.list.currentItem() else None
+        ids = {conversation.id for conversation in conversations}
+        marked = walked if walked in ids else current_id
         self.list.blockSignals(True)
         self.list.clear()
         for conversation in conversations:
@@ -70,7 +113,7 @@ class ConversationList(QWidget):
             item.setData(ID_ROLE, conversation.id)
             item.setToolTip(plain_tooltip(conversation.title))
             self.list.addItem(item)
-            if conversation.id == current_id:
+            if conversation.id == marked:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
 

@@ -73,14 +73,17 @@ class MainWindow(QMainWindow):
         self.add_model_action.triggered.connect(self.add_model_requested.emit)
         self.regenerate_action = QAction("Regenerate answer", self, shortcut="Ctrl+R")
         self.regenerate_action.triggered.connect(self.regenerate_last_requested.emit)
+        self.search_action = QAction("Search chats", self, shortcut=QKeySequence.StandardKey.Find)
+        self.search_action.triggered.connect(self.conversations.focus_search)
+        self.conversations.search_left.connect(self.composer.edit.setFocus)
         self.chat_settings_action = QAction("This chat's settings…", self)
         self.chat_settings_action.triggered.connect(self.conversation_settings_requested.emit)
         self.settings_action = QAction("Settings…", self, shortcut=QKeySequence("Ctrl+,"))  # Cmd+, on macOS
         self.settings_action.triggered.connect(self.settings_requested.emit)
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for action in (self.new_action, self.add_model_action, self.regenerate_action, self.chat_settings_action,
-                       self.settings_action):
+        for action in (self.new_action, self.search_action, self.add_model_action, self.regenerate_action,
+                       self.chat_settings_action, self.settings_action):
             chat_menu.addAction(action)
         chat_menu.addSeparator()
         chat_menu.addAction(quit_action)

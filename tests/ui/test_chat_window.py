@@ -312,3 +312,36 @@ def test_a_search_hit_reads_as_one_line_with_only_the_searched_word_marked(qtbot
     marked = [text for text, matched in item.data(HIT_RUNS_ROLE) if matched]
     assert marked == ["slicing"]
     assert results.visualItemRect(item).height() > results.fontMetrics().height() * 2, "title and snippet each get a line"
+
+
+def test_the_keyboard_finds_opens_and_tidies_chats(qtbot, hearth, monkeypatch):
+    """Ctrl+F, type, Enter opens the best hit; Esc clears the search and goes back to writing;
+    in the chat list F2 renames and Delete deletes (with undo)."""
+    store = hearth.store
+    garden = store.create_conversation(title="Gardening")
+    store.add_message(garden.id, "user", "How deep should I plant tulip bulbs?")
+    soup = store.create_conversation(title="Cooking")
+    store.add_message(soup.id, "user", "A recipe for lentil soup, please")
+    hearth.refresh_conversations()
+    window, pane = hearth.window, hearth.window.conversations
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+
+    window.search_action.trigger()
+    assert pane.search.hasFocus()
+    qtbot.keyClicks(pane.search, "tulip")
+    qtbot.keyClick(pane.search, Qt.Key.Key_Return)
+    assert hearth.chat.current_id == garden.id
+    qtbot.keyClick(pane.search, Qt.Key.Key_Escape)
+    assert pane.search.text() == "" and pane.list.isVisible()
+    assert window.composer.edit.hasFocus()
+
+    pane.list.setFocus()
+    pane.list.setCurrentRow([pane.list.item(r).data(Qt.ItemDataRole.UserRole)
+                             for r in range(pane.list.count())].index(soup.id))
+    monkeypatch.setattr("ui.conversation_list.QInputDialog.getText", lambda *a, **k: ("Soups", True))
+    qtbot.keyClick(pane.list, Qt.Key.Key_F2)
+    assert store.get_conversation(soup.id).title == "Soups"
+    qtbot.keyClick(pane.list, Qt.Key.Key_Delete)
+    assert [c.id for c in store.list_conversations()] == [garden.id]
+    assert window.undo_button.isVisible()
