@@ -62,13 +62,26 @@ def render_markdown(document: QTextDocument, text: str) -> None:
 
 
 def _space_paragraphs(document: QTextDocument) -> None:
+    """A gap under each paragraph and under a list's last item; list items stay together, and a
+    table's cells get padding instead (Qt's markdown import leaves all of these touching)."""
     block = document.firstBlock()
-    cursor = None
+    cursor = QTextCursor(document)
+    padded = set()
     while block.isValid():
         following = block.next()
-        if following.isValid() and block.textList() is None and block.blockFormat().bottomMargin() < PARAGRAPH_GAP:
-            cursor = cursor or QTextCursor(document)
-            cursor.setPosition(block.position())
+        cursor.setPosition(block.position())
+        table = cursor.currentTable()
+        if table is not None:
+            if table.firstPosition() not in padded:
+                padded.add(table.firstPosition())
+                fmt = table.format()
+                fmt.setCellPadding(4)
+                fmt.setCellSpacing(0)
+                fmt.setBorderCollapse(True)
+                fmt.setBottomMargin(PARAGRAPH_GAP)
+                table.setFormat(fmt)
+        elif (following.isValid() and block.blockFormat().bottomMargin() < PARAGRAPH_GAP
+              and (block.textList() is None or following.textList() is None)):
             fmt = block.blockFormat()
             fmt.setBottomMargin(PARAGRAPH_GAP)
             cursor.setBlockFormat(fmt)
