@@ -12,6 +12,7 @@ from app.chat_controller import ChatController
 from app.engine_service import EndpointPlan, EngineService, default_threads
 from app.responsiveness import freeze_what_is_built, keep_the_window_responsive
 from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
+from app.window_state import WindowState
 from engine.llm.host import HostConfig
 from engine.models.starter import starter_llm_path
 from engine.store import Store
@@ -61,6 +62,8 @@ class HearthController:
         self.chat = ChatController(self.store, self.settings, self.engine, self.window.messages, self.window.composer)
         self._deleted: int | None = None
         w = self.window
+        self.window_state = WindowState(self.settings, w)
+        self.window_state.restore()
         self.images = ImageController(w.composer, w)
         self.images.problem.connect(w.composer.show_notice)
         self.images.model_files_dropped.connect(lambda files: self.add_model_file(files[0]))
@@ -122,6 +125,7 @@ class HearthController:
         keep_the_window_responsive()
 
     def shutdown(self) -> None:
+        self.window_state.save()
         if self.library is not None:
             self.library.shutdown()
         self.voice.cancel()

@@ -96,3 +96,11 @@ class Settings:
     def set_list(self, key: str, values: list[str]) -> None:
         self._qs.setValue(key, values)
         self._qs.sync()
+
+    def state(self, key: str) -> Any:
+        """Remembered state that is not a setting (window geometry, the unsent draft)."""
+        return self._qs.value(key)
+
+    def set_state(self, key: str, value: Any) -> None:
+        self._qs.setValue(key, value)
+        self._qs.sync()

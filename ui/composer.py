@@ -145,6 +145,9 @@ class Composer(QWidget):
     def set_editing(self, editing: bool) -> None:
         self.edit_bar.setVisible(editing)
 
+    def is_editing(self) -> bool:
+        return not self.edit_bar.isHidden()
+
     def show_notice(self, text: str) -> None:
         self.notice.setText(text)
         self.notice.setVisible(bool(text))

@@ -345,3 +345,22 @@ def test_the_keyboard_finds_opens_and_tidies_chats(qtbot, hearth, monkeypatch):
     qtbot.keyClick(pane.list, Qt.Key.Key_Delete)
     assert [c.id for c in store.list_conversations()] == [garden.id]
     assert window.undo_button.isVisible()
+
+
+def test_the_window_and_an_unsent_message_come_back_after_a_relaunch(qtbot):
+    from app.settings import Settings
+
+    with running_hearth(qtbot) as first:
+        first.window.resize(700, 500)  # within the offscreen screen (800 x 600): larger is clamped
+        first.window.splitter.setSizes([300, 400])
+        qtbot.keyClicks(first.window.composer.edit, "half a thought")
+        # Saved while typing, not only at quit: a crash keeps it too.
+        qtbot.waitUntil(lambda: Settings().state("window/draft") == "half a thought", timeout=3000)
+        size, list_width = first.window.size(), first.window.splitter.sizes()[0]
+    with running_hearth(qtbot) as second:
+        assert second.window.composer.edit.toPlainText() == "half a thought"
+        assert second.window.size() == size
+        assert abs(second.window.splitter.sizes()[0] - list_width) <= 2
+        second.window.composer.edit.clear()
+    with running_hearth(qtbot) as third:
+        assert third.window.composer.edit.toPlainText() == ""
