@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFrame, QGroupBox, QH
 from engine.models.catalog import CatalogEntry
 from engine.models.hub import RepoFile, RepoSummary
 from engine.models.library import LibraryEntry
+from engine.models.sizes import human_size
 
 INSTALLED_COLUMNS = ("Name", "Architecture", "Parameters", "Quantization", "Size", "Context", "Capabilities",
                      "Location")
@@ -30,13 +31,7 @@ GREY = QColor("#9a948d")
 
 
 def _size(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover
+    return "?" if n is None else human_size(n)
 
 
 def _params(n: int) -> str:

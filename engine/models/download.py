@@ -31,6 +31,7 @@ from huggingface_hub import constants
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
 from engine.models.hub import HubClient, HubError, OfflineError, ResolvedFile, ServerError, hub_errors
+from engine.models.sizes import human_size
 
 try:  # POSIX: stop two Hearths (or the app and the CLI) writing the same partial file
     import fcntl
@@ -91,14 +92,6 @@ class DownloadProgress:
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 1.0
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 # -- the partial file --------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.models.download import PARTIAL_DIR
 from engine.llm.gpu import GpuSupport
 from engine.models.library import LibraryEntry
+from engine.models.sizes import human_size
 
 _SIDECAR_SUFFIX = ".part.json"
 
@@ -75,15 +76,6 @@ def _read(sidecar: Path) -> PendingDownload | None:
     except OSError:
         done = 0
     return PendingDownload(repo_id, filename, min(done, total), total)
-
-
-def human_size(n: float) -> str:
-    """1.1 GB, 98.4 MB: decimal units, as disks and Hugging Face count."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover
 
 
 def picker_label(entry: LibraryEntry) -> str:
