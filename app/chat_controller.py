@@ -219,6 +219,12 @@ class ChatController(QObject):
         self.composer.set_text(self._draft_before_edit)
         self._draft_before_edit = ""
 
+    def give_back_draft(self) -> None:
+        """After an edited question is sent: what the composer held before the edit returns."""
+        draft, self._draft_before_edit = self._draft_before_edit, ""
+        if draft and self._editing is None and not self.composer.edit.toPlainText():
+            self.composer.set_text(draft)
+
     def _mark_editing(self, message_id: int, editing: bool) -> None:
         if widget := self.view.widget_for(message_id):
             widget.set_editing(editing)

@@ -283,6 +283,7 @@ class HearthController:
             composer.take_text()
             composer.show_notice("")
             self.images.clear()
+            self.chat.give_back_draft()
 
     def vision_problem(self) -> str:
         """Why the current model cannot take images ('' when it can)."""

@@ -127,6 +127,7 @@ def test_edit_and_resend_the_last_message(qtbot, hearth):
     assert [(m.id, m.content) for m in hearth.store.messages(hearth.chat.current_id)] == before
 
     composer.edit.clear()
+    qtbot.keyClicks(composer.edit, "a later idea")
     qtbot.mouseClick(user_widget.edit_button, Qt.MouseButton.LeftButton)
     composer.edit.selectAll()
     qtbot.keyClicks(composer.edit, "Tell me about dogs")
@@ -136,6 +137,7 @@ def test_edit_and_resend_the_last_message(qtbot, hearth):
     assert [m.content for m in messages][0] == "Tell me about dogs" and len(messages) == 2
     assert messages[0].id == before[0][0], "the question keeps its place (and its images)"
     assert not composer.edit_bar.isVisible()
+    assert composer.edit.toPlainText() == "a later idea", "the draft set aside for the edit comes back"
     assert [w.text() for w in hearth.window.messages.widgets()][0] == "Tell me about dogs"
     assert hearth.store.get_conversation(hearth.chat.current_id).title == "Tell me about dogs", \
         "a title made from the first question follows its edit"
