@@ -14,7 +14,7 @@ from engine.llm.client import ChatClient, Sampling, StreamFinished, TextDelta
 from engine.llm.host import EngineHost, HostConfig
 from engine.models.starter import starter_llm_path
 
-ROUNDS = 11  # paired rounds: on a shared 2-core machine one round can be off by 5 %
+ROUNDS = 15  # paired rounds: on a shared 2-core machine one round can be off by 10 %
 MAX_TOKENS = 200
 N_CTX = 2048
 MESSAGES = [{"role": "user", "content": "Write a long, detailed essay about the history of lighthouses."}]
@@ -54,13 +54,14 @@ def measure(threads: int) -> dict:
         # Warm both, and check that both sides write the same words: a side that samples
         # differently would be timed on a different text.
         same_text = hearth_rate(client)[2] == raw_rate(llama)[2]
-        for _ in range(ROUNDS):
-            rate, n, _text = hearth_rate(client)
-            hearth_rates.append(rate)
-            tokens.append(n)
-            rate, n, _text = raw_rate(llama)
-            raw_rates.append(rate)
-            tokens.append(n)
+        for round_ in range(ROUNDS):
+            # Who goes first alternates, so a machine that speeds up or slows down within a
+            # round favours neither side.
+            order = (("hearth", lambda: hearth_rate(client)), ("raw", lambda: raw_rate(llama)))
+            for who, run in order if round_ % 2 == 0 else order[::-1]:
+                rate, n, _text = run()
+                (hearth_rates if who == "hearth" else raw_rates).append(rate)
+                tokens.append(n)
     finally:
         host.stop()
     hearth_tok_s, raw_tok_s = median(hearth_rates), median(raw_rates)
