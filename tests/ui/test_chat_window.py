@@ -186,16 +186,26 @@ def test_ctrl_n_starts_a_new_chat_ready_for_typing_and_it_is_titled_from_the_fir
     hearth.chat.stop()
 
 
-def test_search_finds_messages_across_chats_and_opens_the_right_one(qtbot, hearth):
+def gardening_and_cooking(hearth):
     store = hearth.store
-    a = store.create_conversation(title="Gardening")
-    store.add_message(a.id, "user", "How deep should I plant tulip bulbs?")
-    b = store.create_conversation(title="Cooking")
-    store.add_message(b.id, "user", "A recipe for lentil soup, please")
+    garden = store.create_conversation(title="Gardening")
+    store.add_message(garden.id, "user", "How deep should I plant tulip bulbs?")
+    soup = store.create_conversation(title="Cooking")
+    store.add_message(soup.id, "user", "A recipe for lentil soup, please")
     hearth.refresh_conversations()
-    qtbot.keyClicks(hearth.window.conversations.search, "tulip")
+    return garden, soup
+
+
+def search_for(qtbot, hearth, words: str, hits: int = 1):
+    qtbot.keyClicks(hearth.window.conversations.search, words)
     results = hearth.window.conversations.results
-    qtbot.waitUntil(lambda: results.isVisible() and results.count() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: results.isVisible() and results.count() == hits, timeout=3000)
+    return results
+
+
+def test_search_finds_messages_across_chats_and_opens_the_right_one(qtbot, hearth):
+    a, _ = gardening_and_cooking(hearth)
+    results = search_for(qtbot, hearth, "tulip")
     assert "Gardening" in results.item(0).text()
     assert results.item(0).text().endswith("You: How deep should I plant tulip bulbs?")
     qtbot.mouseClick(results.viewport(), Qt.MouseButton.LeftButton, pos=results.visualItemRect(results.item(0)).center())
@@ -306,9 +316,7 @@ def test_a_search_hit_reads_as_one_line_with_only_the_searched_word_marked(qtbot
     chat = store.create_conversation(title="Strings")
     store.add_message(chat.id, "assistant", "Reverse it with **slicing**:\n```python\nprint(s[::-1])\n```\nDone.")
     hearth.refresh_conversations()
-    qtbot.keyClicks(hearth.window.conversations.search, "slicing")
-    results = hearth.window.conversations.results
-    qtbot.waitUntil(lambda: results.isVisible() and results.count() == 1, timeout=3000)
+    results = search_for(qtbot, hearth, "slicing")
     item = results.item(0)
     assert item.text() == "Strings\nHearth: Reverse it with slicing: python print(s[::-1]) Done."
     marked = [text for text, matched in item.data(HIT_RUNS_ROLE) if matched]
@@ -320,11 +328,7 @@ def test_the_keyboard_finds_opens_and_tidies_chats(qtbot, hearth, monkeypatch):
     """Ctrl+F, type, Enter opens the best hit; Esc clears the search and goes back to writing;
     in the chat list F2 renames and Delete deletes (with undo)."""
     store = hearth.store
-    garden = store.create_conversation(title="Gardening")
-    store.add_message(garden.id, "user", "How deep should I plant tulip bulbs?")
-    soup = store.create_conversation(title="Cooking")
-    store.add_message(soup.id, "user", "A recipe for lentil soup, please")
-    hearth.refresh_conversations()
+    garden, soup = gardening_and_cooking(hearth)
     window, pane = hearth.window, hearth.window.conversations
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=3000)
