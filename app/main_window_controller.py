@@ -169,7 +169,9 @@ class HearthController:
             else:
                 self.window.set_engine_status(f"Loading {label}…")
         elif state == "ready":
-            if self._last_death and "Restarting it" in self.window.statusBar().currentMessage():
+            if self._last_death:
+                # Whichever came last (the death report or the broken-off answer's message, which
+                # arrive from different threads in either order), the news now is that it is back.
                 self.window.statusBar().showMessage(f"{self._last_death} It is running again.", 10000)
             self._last_death = ""
             self.window.set_engine_status(f"Ready: {label}")

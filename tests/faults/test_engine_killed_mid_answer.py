@@ -98,3 +98,15 @@ def test_a_message_sent_while_the_engine_restarts_waits_for_it_and_is_answered(q
         send(qtbot, hearth, "Are you back?")
         assert hearth.window.composer.edit.toPlainText() == ""  # taken: it waits, it is not lost
     assert hearth.store.get_message(finished.args[0]).state == "complete"
+
+
+def test_the_status_bar_says_the_engine_is_back_whichever_news_came_last(qtbot, hearth):
+    """The broken-off answer's message and the death report come from different threads, in either
+    order; once the engine is ready the status bar says it is running again either way."""
+    qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
+    window = hearth.window
+    hearth._engine_died("The model engine stopped (SIGKILL). Restarting it…")
+    hearth.chat.status.emit("The connection to the model server broke off in the middle of the answer.")
+    hearth._engine_state("ready")
+    assert "running again" in window.statusBar().currentMessage()
+    assert window.engine_label.text().startswith("Ready")
