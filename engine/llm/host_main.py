@@ -183,8 +183,9 @@ async def read_ahead(iterator, depth: int = 256, pace_s: float = PACE_S):
     second, folded into one chunk: on a small machine every wake-up of the event loop and of the
     client steals time from llama.cpp's threads (measured here: ~0.8 ms of the loop's CPU and
     ~0.35 ms of the client's per chunk; at 30 a second that was ~4 % of a core, at 20 about 2.5 %).
-    Twenty updates a second still reads as smooth; the first words are never held back. A last chunk reports `usage.completion_tokens`
-    (the number of chunks llama.cpp produced), since chunks no longer count tokens.
+    Twenty updates a second still reads as smooth; the first words are never held back. A last
+    chunk reports `usage.completion_tokens` (the number of chunks llama.cpp produced), since chunks
+    no longer count tokens.
     Stopping (the client left) waits for the token being decoded, so the model is never used by
     two requests at once.
     """
