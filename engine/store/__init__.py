@@ -15,7 +15,7 @@ from .records import (
     StoreError,
     StoreFullError,
 )
-from .snippet_text import snippet_plain, snippet_runs
+from .snippet_text import snippet_runs
 
 __all__ = [
     "MIGRATIONS",
@@ -35,6 +35,5 @@ __all__ = [
     "latest_version",
     "migrate",
     "schema_version",
-    "snippet_plain",
     "snippet_runs",
 ]

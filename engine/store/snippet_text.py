@@ -29,7 +29,3 @@ def snippet_runs(snippet: str) -> list[tuple[str, bool]]:
         runs[-1] = (runs[-1][0].rstrip(), runs[-1][1])
     return [run for run in runs if run[0]]
 
-
-def snippet_plain(snippet: str) -> str:
-    """The same line without marks (for tooltips, accessibility and copying)."""
-    return "".join(text for text, _ in snippet_runs(snippet))
