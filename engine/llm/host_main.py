@@ -276,6 +276,23 @@ def _yield_to_the_ui() -> None:
             pass
 
 
+def _tokenize_by_prefix() -> None:
+    """Every model the server loads tokenizes a prompt that begins like a recent one by its new
+    end only (engine/llm/prefix_tokens.py): the whole conversation is re-sent on every turn."""
+    from llama_cpp.server.model import LlamaProxy
+
+    from engine.llm import prefix_tokens
+
+    load = LlamaProxy.load_llama_from_model_settings
+
+    def load_and_install(settings):  # noqa: ANN001, ANN202
+        llama = load(settings)
+        prefix_tokens.install(llama)
+        return llama
+
+    LlamaProxy.load_llama_from_model_settings = staticmethod(load_and_install)
+
+
 def main() -> None:
     _die_with_parent()
     _yield_to_the_ui()
@@ -286,6 +303,7 @@ def main() -> None:
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
     server_app.iterate_in_threadpool = read_ahead
+    _tokenize_by_prefix()
     server_settings = ServerSettings(host="127.0.0.1", port=0, api_key=config["api_key"], interrupt_requests=True)
     model_settings = ModelSettings(**config["model"])
     app = create_app(server_settings=server_settings, model_settings=[model_settings])  # loads the model

@@ -24,5 +24,6 @@ def add_hearth_routes(app: FastAPI) -> None:
         """Token counts of many texts in one request: planning a long chat's prompt asked
         /extras/tokenize/count once per message (~30 ms each on a small machine: seconds)."""
         llama = llama_proxy(body.model)
-        return CountsResponse(counts=[len(llama.tokenize(text.encode("utf-8"), special=True))
-                                      for text in body.inputs])
+        # Single messages would crowd the chat prompts out of the prefix tokenizer's memory.
+        tokenize = getattr(llama.tokenize, "plain", llama.tokenize)
+        return CountsResponse(counts=[len(tokenize(text.encode("utf-8"), special=True)) for text in body.inputs])

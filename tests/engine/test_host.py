@@ -75,6 +75,12 @@ def test_a_repeated_conversation_reuses_the_kv_cache(shared_host):
     assert evaluated_second < evaluated_first / 3, (evaluated_first, evaluated_second)
 
 
+def test_the_host_tokenizes_a_growing_conversation_by_its_new_end(shared_host):
+    """The starter model's vocabulary is byte-level BPE: the host's log says the shortcut is on
+    (tests/engine/test_prefix_tokens.py shows its tokens are exactly llama.cpp's)."""
+    assert "prompts tokenized by their new end: yes" in shared_host.log_path.read_text(errors="replace")
+
+
 def _last_prompt_eval_tokens(host) -> int:
     import re
 
