@@ -72,6 +72,7 @@ class ChatController(QObject):
         self._editing: int | None = None   # the user message whose words wait in the composer
         self._draft_before_edit = ""
         self.view.regenerate_requested.connect(self.regenerate)
+        self.view.version_requested.connect(self.show_version)
         self.view.edit_requested.connect(self.edit)
         self.view.load_earlier_requested.connect(self.load_earlier)
         self.composer.cancel_edit_requested.connect(self.cancel_edit)
@@ -105,6 +106,8 @@ class ChatController(QObject):
         attachments = self.store.attachments_for([m.id for m in messages])
         for message in messages:
             self.view.append_message(self._widget(message, attachments.get(message.id, [])))
+        if messages and messages[-1].role == "assistant":
+            self._show_version_count(messages[-1].id)
         self.view.set_has_earlier(total > len(messages))
         self.view.set_context_note("")
         self.view.scroll_to_bottom()
@@ -187,12 +190,37 @@ class ChatController(QObject):
         return message.id
 
     def regenerate(self, message_id: int) -> None:
+        """A new answer in place of the last one, which is kept: ‹ › bring it back."""
         message = self.store.get_message(message_id)
         if self.streaming or message is None or message.role != "assistant":
             return
-        self.store.delete_messages_from(message.conversation_id, message_id)
+        try:
+            self.store.set_aside_answer(message_id)
+        except StoreError as exc:
+            self.status.emit(str(exc))
+            return
         self.view.remove_from(message_id)
         self._start_answer()
+
+    def show_version(self, message_id: int, number: int) -> None:
+        """Put another of the answer's versions on show; the next question follows from it."""
+        if self.streaming:
+            return
+        try:
+            message = self.store.show_answer_version(message_id, number)
+        except StoreError as exc:
+            self.status.emit(str(exc))
+            return
+        if widget := self.view.widget_for(message_id):
+            widget.show_version(message.content, message.state, footer_for(message), message.error)
+        self._show_version_count(message_id)
+
+    def _show_version_count(self, answer_id: int) -> None:
+        if widget := self.view.widget_for(answer_id):
+            try:
+                widget.set_versions(*self.store.answer_versions(answer_id))
+            except StoreError:
+                widget.set_versions(1, 1)
 
     def edit(self, message_id: int) -> None:
         """Put the last user message back in the composer. Nothing is deleted yet: sending the
@@ -249,6 +277,7 @@ class ChatController(QObject):
         assistant = self.store.add_message(conversation_id, "assistant", "", state="streaming")
         widget = self._widget(assistant)
         self.view.append_message(widget)
+        self._show_version_count(assistant.id)
         self.view.scroll_to_bottom()
         self._set_streaming(True)
         if self.engine.ready:

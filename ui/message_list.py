@@ -13,6 +13,7 @@ EARLIER_AT_PX = 40
 
 class MessageList(QScrollArea):
     regenerate_requested = Signal(int)
+    version_requested = Signal(int, int)
     edit_requested = Signal(int)
     link_activated = Signal(QUrl)
     image_clicked = Signal(str)
@@ -67,6 +68,7 @@ class MessageList(QScrollArea):
 
     def _connect(self, widget: MessageWidget) -> None:
         widget.regenerate_requested.connect(self.regenerate_requested.emit)
+        widget.version_requested.connect(self.version_requested.emit)
         widget.edit_requested.connect(self.edit_requested.emit)
         widget.link_activated.connect(self.link_activated.emit)
         widget.image_clicked.connect(self.image_clicked.emit)

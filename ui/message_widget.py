@@ -37,6 +37,7 @@ class ClickableThumb(QLabel):
 class MessageWidget(QFrame):
     regenerate_requested = Signal(int)
     edit_requested = Signal(int)
+    version_requested = Signal(int, int)  # message id, version number
     link_activated = Signal(QUrl)
     image_clicked = Signal(str)
 
@@ -66,16 +67,29 @@ class MessageWidget(QFrame):
         self.edit_button = QToolButton(text="Edit")
         self.edit_button.setToolTip("Edit this message and send it again")
         self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.message_id))
+        self.versions = (1, 1)  # (the answer on show, how many Regenerate has made)
+        self._can_regenerate = False
+        self.earlier_version_button = QToolButton(arrowType=Qt.ArrowType.LeftArrow)
+        self.earlier_version_button.setToolTip("Show the earlier answer")
+        self.earlier_version_button.clicked.connect(lambda: self._ask_version(-1))
+        self.version_label = QLabel()
+        self.version_label.setObjectName("messageVersion")
+        self.later_version_button = QToolButton(arrowType=Qt.ArrowType.RightArrow)
+        self.later_version_button.setToolTip("Show the later answer")
+        self.later_version_button.clicked.connect(lambda: self._ask_version(+1))
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(title)
         header.addWidget(self._state_label)
         header.addStretch(1)
-        for button in (self.edit_button, self.regenerate_button, self.copy_button):
-            button.setAutoRaise(True)
-            header.addWidget(button)
+        for widget in (self.earlier_version_button, self.version_label, self.later_version_button,
+                       self.edit_button, self.regenerate_button, self.copy_button):
+            if isinstance(widget, QToolButton):
+                widget.setAutoRaise(True)
+            header.addWidget(widget)
         self.edit_button.setVisible(False)
         self.regenerate_button.setVisible(False)
+        self._show_versions()
 
         self._body = QVBoxLayout()
         self._body.setContentsMargins(0, 0, 0, 0)
@@ -182,8 +196,14 @@ class MessageWidget(QFrame):
         self._state_label.setVisible(bool(text))
         if error:
             self._footer.setText(error)
-            self._footer.setProperty("error", True)
+            self._mark_footer_error(True)
             self._footer.setVisible(True)
+
+    def _mark_footer_error(self, error: bool) -> None:
+        if bool(self._footer.property("error")) != error:
+            self._footer.setProperty("error", error)
+            self._footer.style().unpolish(self._footer)
+            self._footer.style().polish(self._footer)
 
     def set_editing(self, editing: bool) -> None:
         """Marked while its words wait in the composer; nothing changes until they are sent."""
@@ -193,7 +213,40 @@ class MessageWidget(QFrame):
     def set_footer(self, text: str) -> None:
         self._footer.setText(text)
         self._footer.setVisible(bool(text))
+        self._mark_footer_error(False)
 
     def set_actions(self, *, can_regenerate: bool, can_edit: bool) -> None:
-        self.regenerate_button.setVisible(can_regenerate and self.role == "assistant")
+        self._can_regenerate = can_regenerate and self.role == "assistant"
+        self.regenerate_button.setVisible(self._can_regenerate)
         self.edit_button.setVisible(can_edit and self.role == "user")
+        self._show_versions()
+
+    # -- versions (answers kept by Regenerate) ------------------------------------
+    def set_versions(self, shown: int, total: int) -> None:
+        self.versions = (shown, total)
+        self._show_versions()
+
+    def show_version(self, content: str, state: str, footer: str, error: str | None) -> None:
+        """Another of the answer's versions takes this one's place."""
+        self._text = content
+        self.set_footer(footer)
+        self.state = state
+        self.flush()
+        self.set_state(state, error)
+
+    def _show_versions(self) -> None:
+        """‹ 2 / 3 › beside Regenerate: only on the answer that can be regenerated, and only
+        once there is more than one."""
+        shown, total = self.versions
+        visible = self._can_regenerate and total > 1
+        for widget in (self.earlier_version_button, self.version_label, self.later_version_button):
+            widget.setVisible(visible)
+        self.version_label.setText(f"{shown} / {total}")
+        self.version_label.setToolTip(f"Answer {shown} of the {total} Regenerate has written")
+        self.earlier_version_button.setEnabled(shown > 1)
+        self.later_version_button.setEnabled(shown < total)
+
+    def _ask_version(self, step: int) -> None:
+        shown, total = self.versions
+        if 1 <= shown + step <= total:
+            self.version_requested.emit(self.message_id, shown + step)

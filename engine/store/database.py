@@ -301,6 +301,7 @@ class Store:
             if row is None:
                 raise StoreError("That message no longer exists, so the edit was not saved.")
             tx.execute("DELETE FROM messages WHERE conversation_id = ? AND id > ?", (row[0], message_id))
+            tx.execute("DELETE FROM answer_versions WHERE question_id = ?", (message_id,))  # they answered the old words
             tx.execute("UPDATE messages SET content = ?, updated_at = ? WHERE id = ?", (content, now, message_id))
             tx.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, row[0]))
         message = self.get_message(message_id)
@@ -311,6 +312,55 @@ class Store:
         """Delete this message and every later one in the conversation (edit-and-resend, regenerate)."""
         with self._transaction("delete messages") as tx:
             tx.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conversation_id, message_id))
+
+    # ---------------------------------------------------------------- answer versions
+
+    def set_aside_answer(self, answer_id: int) -> None:
+        """Regenerate: the answer leaves the conversation, with anything after it, and is kept as
+        a version of its question, in one transaction. An answer without a word is not kept."""
+        with self._transaction("keep the earlier answer") as tx:
+            row = tx.execute("SELECT conversation_id, content FROM messages WHERE id = ? AND role = 'assistant'",
+                             (answer_id,)).fetchone()
+            if row is None:
+                return
+            conversation_id, content = row
+            question = _question_of(tx, conversation_id, answer_id)
+            if question is not None and content.strip():
+                shown, _total = _version_numbers(tx, question)
+                tx.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}) "
+                           f"SELECT ?, ?, {VERSION_COLUMNS} FROM messages WHERE id = ?", (question, shown, answer_id))
+            tx.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conversation_id, answer_id))
+
+    def answer_versions(self, answer_id: int) -> tuple[int, int]:
+        """(which version is on show, how many there are) for an answer; (1, 1) for one never regenerated."""
+        with self._reading("read the answer's versions") as conn:
+            row = conn.execute("SELECT conversation_id FROM messages WHERE id = ? AND role = 'assistant'",
+                               (answer_id,)).fetchone()
+            question = _question_of(conn, row[0], answer_id) if row else None
+            return _version_numbers(conn, question) if question is not None else (1, 1)
+
+    def show_answer_version(self, answer_id: int, number: int) -> Message:
+        """Put version `number` of this answer on show; the one shown until now becomes a version.
+        The message keeps its id and place, so the conversation, its prompt and search follow."""
+        with self._transaction("show the other answer") as tx:
+            row = tx.execute("SELECT conversation_id FROM messages WHERE id = ? AND role = 'assistant'",
+                             (answer_id,)).fetchone()
+            question = _question_of(tx, row[0], answer_id) if row else None
+            if question is None:
+                raise StoreError("That answer no longer exists.")
+            shown, total = _version_numbers(tx, question)
+            if number != shown:
+                if not 1 <= number <= total:
+                    raise StoreError(f"This answer has no version {number}.")
+                tx.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}) "
+                           f"SELECT ?, ?, {VERSION_COLUMNS} FROM messages WHERE id = ?", (question, shown, answer_id))
+                tx.execute(f"UPDATE messages SET ({VERSION_COLUMNS}) = (SELECT {VERSION_COLUMNS} FROM answer_versions "
+                           "WHERE question_id = ? AND number = ?), updated_at = ? WHERE id = ?",
+                           (question, number, time.time(), answer_id))
+                tx.execute("DELETE FROM answer_versions WHERE question_id = ? AND number = ?", (question, number))
+        message = self.get_message(answer_id)
+        assert message is not None
+        return message
 
     # ---------------------------------------------------------------- search
 
@@ -527,6 +577,25 @@ def _conversation(row: tuple) -> Conversation:
     if not isinstance(settings, dict):
         settings = {}
     return Conversation(conversation_id, title, system_prompt, settings, created_at, updated_at)
+
+
+VERSION_COLUMNS = ("content, state, model, error, prompt_tokens, completion_tokens, prompt_ms, decode_ms, "
+                   "tokens_per_second, created_at")
+
+
+def _question_of(conn: sqlite3.Connection, conversation_id: int, answer_id: int) -> int | None:
+    """The user message an answer replies to: the one just before it."""
+    row = conn.execute("SELECT id, role FROM messages WHERE conversation_id = ? AND id < ? ORDER BY id DESC LIMIT 1",
+                       (conversation_id, answer_id)).fetchone()
+    return row[0] if row and row[1] == "user" else None
+
+
+def _version_numbers(conn: sqlite3.Connection, question_id: int) -> tuple[int, int]:
+    """(the number of the answer on show, how many versions): the rows kept hold every number
+    of 1..n but the one on show."""
+    kept = {row[0] for row in conn.execute("SELECT number FROM answer_versions WHERE question_id = ?", (question_id,))}
+    total = len(kept) + 1
+    return next(n for n in range(1, total + 1) if n not in kept), total
 
 
 def _check_role(role: str) -> None:

@@ -158,3 +158,36 @@ def m002_message_search(conn: sqlite3.Connection) -> None:
             "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
         ],
     )
+
+
+@migration
+def m003_answer_versions(conn: sqlite3.Connection) -> None:
+    """Answers set aside by Regenerate, kept with the question they answered.
+
+    The answer on show stays an ordinary row of `messages`, so history, prompts and search
+    never see two answers to one question. A question's versions are numbered 1..n: the rows
+    here hold every number but one, and the answer on show is that one.
+    """
+    _run(
+        conn,
+        [
+            """
+            CREATE TABLE answer_versions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                question_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                number INTEGER NOT NULL,
+                content TEXT NOT NULL,
+                state TEXT NOT NULL,
+                model TEXT,
+                error TEXT,
+                prompt_tokens INTEGER,
+                completion_tokens INTEGER,
+                prompt_ms REAL,
+                decode_ms REAL,
+                tokens_per_second REAL,
+                created_at REAL NOT NULL,
+                UNIQUE (question_id, number)
+            )
+            """,
+        ],
+    )

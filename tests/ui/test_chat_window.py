@@ -71,6 +71,18 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
         last_widget(hearth).layout()  # noqa: B018
     assert regenerated.args[0] != stopped.args[0]
     assert hearth.store.get_message(stopped.args[0]) is None
+
+    # The story Regenerate replaced is kept: ‹ brings it back in the answer's place, › returns.
+    answer = last_widget(hearth)
+    new_text = answer.text()
+    assert answer.version_label.isVisible() and answer.version_label.text() == "2 / 2"
+    assert not answer.later_version_button.isEnabled()
+    qtbot.mouseClick(answer.earlier_version_button, Qt.MouseButton.LeftButton)
+    assert answer.text() == partial.content and answer.state == "interrupted"
+    assert answer.version_label.text() == "1 / 2"
+    assert hearth.store.messages(hearth.chat.current_id)[-1].content == partial.content
+    qtbot.mouseClick(answer.later_version_button, Qt.MouseButton.LeftButton)
+    assert answer.text() == new_text and answer.state == "complete" and "tok/s" in answer._footer.text()
     first_conversation = hearth.chat.current_id
     messages_in_first = len(window.messages.message_ids())
     assert messages_in_first == 4
@@ -98,6 +110,8 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
         assert relaunched.window.conversations.list.count() == 2
         texts = [w.text() for w in relaunched.window.messages.widgets()]
         assert texts and all(t.strip() for t in texts)
+        relaunched.chat.open(first_conversation)
+        assert relaunched.window.messages.widgets()[-1].version_label.text() == "2 / 2"
         assert relaunched.store.integrity_check() == "ok"
     finally:
         relaunched.shutdown()
