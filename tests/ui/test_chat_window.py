@@ -376,6 +376,7 @@ def test_the_window_and_an_unsent_message_come_back_after_a_relaunch(qtbot):
         qtbot.keyClicks(first.window.composer.edit, "half a thought")
         # Saved while typing, not only at quit: a crash keeps it too.
         qtbot.waitUntil(lambda: Settings().state("window/draft") == "half a thought", timeout=3000)
+        qtbot.waitUntil(lambda: Settings().state("window/geometry") == first.window.saveGeometry(), timeout=3000)
         size, list_width = first.window.size(), first.window.splitter.sizes()[0]
     with running_hearth(qtbot) as second:
         assert second.window.composer.edit.toPlainText() == "half a thought"
