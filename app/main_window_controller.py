@@ -91,6 +91,7 @@ class HearthController:
         w.add_model_requested.connect(self.add_model_file)
         w.model_chosen.connect(self.choose_model)
         w.regenerate_last_requested.connect(self._regenerate_last)
+        w.other_answer_requested.connect(self._show_other_answer)
         self.chat.conversations_changed.connect(self.refresh_conversations)
         self.chat.current_changed.connect(w.conversations.select)
         self.chat.status.connect(lambda text: w.statusBar().showMessage(text, 15000))
@@ -300,6 +301,13 @@ class HearthController:
         ids = self.window.messages.message_ids()
         if ids:
             self.chat.regenerate(ids[-1])
+
+    def _show_other_answer(self, step: int) -> None:
+        widgets = self.window.messages.widgets()
+        if widgets and widgets[-1].role == "assistant":
+            shown, total = widgets[-1].versions
+            if 1 <= shown + step <= total:
+                self.chat.show_version(widgets[-1].message_id, shown + step)
 
     def _delete(self, conversation_id: int) -> None:
         conversation = self.store.get_conversation(conversation_id)

@@ -20,6 +20,7 @@ class MainWindow(QMainWindow):
     model_chosen = Signal(str)
     undo_delete_requested = Signal()
     regenerate_last_requested = Signal()
+    other_answer_requested = Signal(int)  # -1 the earlier, +1 the later of the last answer's versions
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,6 +75,10 @@ class MainWindow(QMainWindow):
         self.add_model_action.triggered.connect(self.add_model_requested.emit)
         self.regenerate_action = QAction("Regenerate answer", self, shortcut="Ctrl+R")
         self.regenerate_action.triggered.connect(self.regenerate_last_requested.emit)
+        self.earlier_answer_action = QAction("Earlier answer", self, shortcut="Alt+Left")
+        self.earlier_answer_action.triggered.connect(lambda: self.other_answer_requested.emit(-1))
+        self.later_answer_action = QAction("Later answer", self, shortcut="Alt+Right")
+        self.later_answer_action.triggered.connect(lambda: self.other_answer_requested.emit(+1))
         self.search_action = QAction("Search chats", self, shortcut=QKeySequence.StandardKey.Find)
         self.search_action.triggered.connect(self.conversations.focus_search)
         self.conversations.search_left.connect(self.composer.edit.setFocus)
@@ -84,7 +89,8 @@ class MainWindow(QMainWindow):
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         for action in (self.new_action, self.search_action, self.add_model_action, self.regenerate_action,
-                       self.chat_settings_action, self.settings_action):
+                       self.earlier_answer_action, self.later_answer_action, self.chat_settings_action,
+                       self.settings_action):
             chat_menu.addAction(action)
         chat_menu.addSeparator()
         chat_menu.addAction(quit_action)

@@ -83,6 +83,12 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
     assert hearth.store.messages(hearth.chat.current_id)[-1].content == partial.content
     qtbot.mouseClick(answer.later_version_button, Qt.MouseButton.LeftButton)
     assert answer.text() == new_text and answer.state == "complete" and "tok/s" in answer._footer.text()
+    # The same from the keyboard, while typing the next question.
+    window.composer.edit.setFocus()
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert answer.text() == partial.content
+    qtbot.keyClick(window.composer.edit, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert answer.text() == new_text
     first_conversation = hearth.chat.current_id
     messages_in_first = len(window.messages.message_ids())
     assert messages_in_first == 4
