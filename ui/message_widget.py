@@ -69,27 +69,21 @@ class MessageWidget(QFrame):
         self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.message_id))
         self.versions = (1, 1)  # (the answer on show, how many Regenerate has made)
         self._can_regenerate = False
-        self.earlier_version_button = QToolButton(arrowType=Qt.ArrowType.LeftArrow)
-        self.earlier_version_button.setToolTip("Show the earlier answer (Alt+Left)")
-        self.earlier_version_button.clicked.connect(lambda: self._ask_version(-1))
-        self.version_label = QLabel()
-        self.version_label.setObjectName("messageVersion")
-        self.later_version_button = QToolButton(arrowType=Qt.ArrowType.RightArrow)
-        self.later_version_button.setToolTip("Show the later answer (Alt+Right)")
-        self.later_version_button.clicked.connect(lambda: self._ask_version(+1))
-        header = QHBoxLayout()
+        # ‹ n / m › is built only for an answer that has versions: a long chat opens with dozens
+        # of messages, and three more widgets each would slow that down for nothing.
+        self.earlier_version_button: QToolButton | None = None
+        self.version_label: QLabel | None = None
+        self.later_version_button: QToolButton | None = None
+        self._header = header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(title)
         header.addWidget(self._state_label)
         header.addStretch(1)
-        for widget in (self.earlier_version_button, self.version_label, self.later_version_button,
-                       self.edit_button, self.regenerate_button, self.copy_button):
-            if isinstance(widget, QToolButton):
-                widget.setAutoRaise(True)
-            header.addWidget(widget)
+        for button in (self.edit_button, self.regenerate_button, self.copy_button):
+            button.setAutoRaise(True)
+            header.addWidget(button)
         self.edit_button.setVisible(False)
         self.regenerate_button.setVisible(False)
-        self._show_versions()
 
         self._body = QVBoxLayout()
         self._body.setContentsMargins(0, 0, 0, 0)
@@ -239,12 +233,29 @@ class MessageWidget(QFrame):
         once there is more than one."""
         shown, total = self.versions
         visible = self._can_regenerate and total > 1
+        if self.version_label is None:
+            if not visible:
+                return
+            self._build_version_controls()
         for widget in (self.earlier_version_button, self.version_label, self.later_version_button):
             widget.setVisible(visible)
         self.version_label.setText(f"{shown} / {total}")
         self.version_label.setToolTip(f"Answer {shown} of the {total} Regenerate has written")
         self.earlier_version_button.setEnabled(shown > 1)
         self.later_version_button.setEnabled(shown < total)
+
+    def _build_version_controls(self) -> None:
+        self.earlier_version_button = QToolButton(arrowType=Qt.ArrowType.LeftArrow, autoRaise=True)
+        self.earlier_version_button.setToolTip("Show the earlier answer (Alt+Left)")
+        self.earlier_version_button.clicked.connect(lambda: self._ask_version(-1))
+        self.version_label = QLabel()
+        self.version_label.setObjectName("messageVersion")
+        self.later_version_button = QToolButton(arrowType=Qt.ArrowType.RightArrow, autoRaise=True)
+        self.later_version_button.setToolTip("Show the later answer (Alt+Right)")
+        self.later_version_button.clicked.connect(lambda: self._ask_version(+1))
+        at = self._header.indexOf(self.edit_button)
+        for offset, widget in enumerate((self.earlier_version_button, self.version_label, self.later_version_button)):
+            self._header.insertWidget(at + offset, widget)
 
     def _ask_version(self, step: int) -> None:
         shown, total = self.versions
