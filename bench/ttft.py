@@ -29,7 +29,7 @@ from engine.llm.host import EngineHost, HostConfig
 from engine.models.starter import starter_llm_path
 
 TURNS = 20
-RUNS = 5
+RUNS = 8
 N_CTX = 8192
 THREADS = 2
 QUESTIONS = ["Tell me one fact about {}.".format(topic) for topic in (
