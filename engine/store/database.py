@@ -350,7 +350,8 @@ class Store:
                 raise StoreError("That answer no longer exists.")
             shown, total = _version_numbers(tx, question)
             if number != shown:
-                if not 1 <= number <= total:
+                if not 1 <= number <= total or tx.execute(
+                        "SELECT 1 FROM answer_versions WHERE question_id = ? AND number = ?", (question, number)).fetchone() is None:
                     raise StoreError(f"This answer has no version {number}.")
                 tx.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}) "
                            f"SELECT ?, ?, {VERSION_COLUMNS} FROM messages WHERE id = ?", (question, shown, answer_id))

@@ -40,7 +40,12 @@ MESSAGE_FIELDS = (
     "completion_tokens", "prompt_ms", "decode_ms", "tokens_per_second", "created_at", "updated_at",
 )  # fmt: skip
 ATTACHMENT_FIELDS = ("id", "message_id", "sha256", "mime", "path", "width", "height", "bytes")
-TABLES = {"conversations": CONVERSATION_FIELDS, "messages": MESSAGE_FIELDS, "attachments": ATTACHMENT_FIELDS}
+VERSION_FIELDS = (
+    "id", "question_id", "number", "content", "state", "model", "error", "prompt_tokens", "completion_tokens",
+    "prompt_ms", "decode_ms", "tokens_per_second", "created_at",
+)  # fmt: skip
+TABLES = {"conversations": CONVERSATION_FIELDS, "messages": MESSAGE_FIELDS, "attachments": ATTACHMENT_FIELDS,
+          "answer_versions": VERSION_FIELDS}
 
 
 def open_or_recover(store_class: type["Store"], path: Path) -> tuple["Store", RecoveryReport | None]:
@@ -322,6 +327,8 @@ def _guess_table(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
             return table, row
         if table == "attachments" and isinstance(row["sha256"], str) and isinstance(row["path"], str):
             return table, row
+        if table == "answer_versions" and isinstance(row["number"], int) and row["state"] in STATES:
+            return table, row
     return None
 
 
@@ -342,8 +349,12 @@ def _import(store: "Store", rows: dict[str, dict[int, dict[str, Any]]]) -> tuple
     attachments = [
         a for a in (_clean_attachment(raw) for raw in rows["attachments"].values()) if a and a["message_id"] in message_ids
     ]
+    questions = {m["id"] for m in messages if m["role"] == "user"}
+    versions = _renumber([v for v in (_clean_version(raw, now) for raw in rows["answer_versions"].values())
+                          if v is not None and v["question_id"] in questions])
     with store._transaction("recover the chat history") as tx:
-        for table, items in (("conversations", conversations.values()), ("messages", messages), ("attachments", attachments)):
+        for table, items in (("conversations", conversations.values()), ("messages", messages), ("attachments", attachments),
+                             ("answer_versions", versions)):
             for item in sorted(items, key=lambda row: row["id"]):
                 names = ", ".join(item)
                 marks = ", ".join("?" * len(item))
@@ -415,6 +426,39 @@ def _clean_attachment(raw: dict[str, Any]) -> dict[str, Any] | None:
     if any(value is None for value in row.values()) or not isinstance(row["id"], int) or not isinstance(row["message_id"], int):
         return None
     return row
+
+
+def _clean_version(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
+    if not isinstance(raw.get("id"), int) or not isinstance(raw.get("question_id"), int):
+        return None
+    state = raw.get("state")
+    return {
+        "id": raw["id"],
+        "question_id": raw["question_id"],
+        "number": _integer(raw.get("number")) or 0,
+        "content": _as_text(raw.get("content")) or "",
+        "state": state if state in STATES and state != "streaming" else "interrupted",
+        "model": _as_text(raw.get("model")),
+        "error": _as_text(raw.get("error")),
+        "prompt_tokens": _integer(raw.get("prompt_tokens")),
+        "completion_tokens": _integer(raw.get("completion_tokens")),
+        "prompt_ms": _number(raw.get("prompt_ms")),
+        "decode_ms": _number(raw.get("decode_ms")),
+        "tokens_per_second": _number(raw.get("tokens_per_second")),
+        "created_at": _number(raw.get("created_at")) or now,
+    }
+
+
+def _renumber(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Numbers 1..k per question again, in their old order: with some lost, the answer on show
+    takes k + 1 (the store reads the missing number as the one on show)."""
+    by_question: dict[int, list[dict[str, Any]]] = {}
+    for version in sorted(versions, key=lambda v: (v["number"], v["id"])):
+        by_question.setdefault(version["question_id"], []).append(version)
+    for kept in by_question.values():
+        for number, version in enumerate(kept, start=1):
+            version["number"] = number
+    return [v for kept in by_question.values() for v in kept]
 
 
 def _as_text(value: Any) -> str | None:

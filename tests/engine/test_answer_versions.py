@@ -107,3 +107,15 @@ def test_asking_for_a_version_that_does_not_exist_says_so(store):
     store.delete_message(first)
     with pytest.raises(StoreError, match="no longer exists"):
         store.show_answer_version(first, 1)
+
+
+def test_a_version_missing_from_the_middle_is_refused_and_nothing_changes(store):
+    chat = store.create_conversation().id
+    _, answer = ask(store, chat, "Hi", "Hello.")
+    for text in ("Hey.", "Greetings.", "Howdy."):
+        answer = regenerate(store, answer, text)
+    store._conn.execute("UPDATE answer_versions SET number = 5 WHERE number = 3")  # a damaged file's gap
+    assert store.answer_versions(answer) == (3, 4)
+    with pytest.raises(StoreError, match="no version 4"):
+        store.show_answer_version(answer, 4)
+    assert store.get_message(answer).content == "Howdy."

@@ -210,3 +210,34 @@ def test_rows_that_sqlite3_recover_could_not_place_are_recognised_by_their_shape
 
     assert [(table, row["id"]) for table, row in found] == [("messages", 42), ("conversations", 7)]
     assert found[0][1]["content"] == "found again" and found[0][1]["conversation_id"] == 7
+
+
+def test_answers_kept_by_regenerate_come_back_with_their_question(tmp_path: Path, sqlite3_tool: str) -> None:
+    db = tmp_path / "hearth.sqlite3"
+    store = Store(db)
+    chat = store.create_conversation("Birds")
+    question = store.add_message(chat.id, "user", "Name a bird.")
+    answer = store.add_message(chat.id, "assistant", "An owl.")
+    for text in ("A heron.", "A wren."):
+        store.set_aside_answer(answer.id)
+        answer = store.add_message(chat.id, "assistant", text)
+    store.show_answer_version(answer.id, 2)  # "A heron." on show; owl and wren kept
+    store.close()
+    write_more = Store(db)
+    other = write_more.create_conversation("Filler")
+    for i in range(200):
+        write_more.add_message(other.id, "user", f"filler {i} " + "words " * 40)
+    write_more.close()
+    victim = message_pages(db)[-1]  # the newest filler, far from the birds
+    data = bytearray(db.read_bytes())
+    data[(victim - 1) * PAGE : victim * PAGE] = random.Random(3).randbytes(PAGE)
+    db.write_bytes(bytes(data))
+
+    store, report = Store.open_or_recover(db)
+
+    assert report is not None and store.get_message(question.id).content == "Name a bird."
+    assert store.get_message(answer.id).content == "A heron."
+    assert store.answer_versions(answer.id) == (3, 3)
+    assert [store.show_answer_version(answer.id, n).content for n in (1, 2, 3)] == ["An owl.", "A wren.", "A heron."]
+    assert store.integrity_check() == "ok"
+    store.close()
