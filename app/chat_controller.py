@@ -80,12 +80,16 @@ class ChatController(QObject):
 
     # -- conversations -----------------------------------------------------------
     def new_conversation(self) -> int:
-        """The newest chat, when it is still an untouched "New chat", is reused: pressing Ctrl+N
-        twice, or leaving an empty chat and asking for a new one, gives one, not a pile."""
-        newest = next(iter(self.store.list_conversations()), None)
-        if newest is not None and newest.title == "New chat" and self.store.count_messages(newest.id) == 0:
-            self.open(newest.id)
-            return newest.id
+        """An untouched "New chat" is reused, wherever it sits in the list, and comes back to the
+        top: pressing Ctrl+N twice, or leaving an empty chat for an older one and then asking for
+        a new one, gives one empty chat, not a pile."""
+        untouched = next((c for c in self.store.list_conversations()
+                          if c.title == "New chat" and self.store.count_messages(c.id) == 0), None)
+        if untouched is not None:
+            self.store.touch_conversation(untouched.id)
+            self.conversations_changed.emit()
+            self.open(untouched.id)
+            return untouched.id
         conversation = self.store.create_conversation(system_prompt=self.settings.get("chat/system_prompt"))
         self.conversations_changed.emit()
         self.open(conversation.id)

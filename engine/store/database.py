@@ -161,6 +161,11 @@ class Store:
             ).fetchone()
         return _conversation(row) if row else None
 
+    def touch_conversation(self, conversation_id: int) -> None:
+        """Mark as just active: it moves to the top of the list."""
+        with self._transaction("update the conversation") as tx:
+            tx.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (time.time(), conversation_id))
+
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         """Rename; does not move the conversation in the list (updated_at means last activity)."""
         with self._transaction("rename the conversation") as tx:

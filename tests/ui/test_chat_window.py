@@ -391,3 +391,19 @@ def test_the_window_and_an_unsent_message_come_back_after_a_relaunch(qtbot):
         second.window.composer.edit.clear()
     with running_hearth(qtbot) as third:
         assert third.window.composer.edit.toPlainText() == ""
+
+
+def test_new_chat_gives_back_the_empty_chat_instead_of_piling_up_more(qtbot):
+    with running_hearth(qtbot) as hearth:
+        store, chat = hearth.store, hearth.chat
+        older = store.create_conversation("Soup recipes")
+        store.add_message(older.id, "user", "Leek and potato?")
+        empty = chat.new_conversation()
+        assert chat.new_conversation() == empty, "Ctrl+N twice gives one chat"
+        chat.open(older.id)
+        store.add_message(older.id, "user", "And a cold one for summer?")  # the older chat is the newest again
+        assert chat.new_conversation() == empty
+        listed = store.list_conversations()
+        assert listed[0].id == empty, "the empty chat comes back to the top"
+        assert sum(c.title == "New chat" for c in listed) == 1
+        assert hearth.window.conversations.list.item(0).data(Qt.ItemDataRole.UserRole) == empty
