@@ -390,25 +390,31 @@ def _clean_message(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
         return None
     if raw.get("role") not in ROLES:
         return None
-    state = raw.get("state")
-    if state not in STATES or state == "streaming":
-        state = "interrupted"
     created = _number(raw.get("created_at")) or now
     return {
         "id": raw["id"],
         "conversation_id": raw["conversation_id"],
         "role": raw["role"],
+        **_clean_text_and_figures(raw),
+        "created_at": created,
+        "updated_at": _number(raw.get("updated_at")) or created,
+    }
+
+
+def _clean_text_and_figures(raw: dict[str, Any]) -> dict[str, Any]:
+    """What a message and a kept answer share: the words, how it ended, and its figures. An
+    answer cut off mid-stream reads as interrupted."""
+    state = raw.get("state")
+    return {
         "content": _as_text(raw.get("content")) or "",
         "model": _as_text(raw.get("model")),
-        "state": state,
+        "state": state if state in STATES and state != "streaming" else "interrupted",
         "error": _as_text(raw.get("error")),
         "prompt_tokens": _integer(raw.get("prompt_tokens")),
         "completion_tokens": _integer(raw.get("completion_tokens")),
         "prompt_ms": _number(raw.get("prompt_ms")),
         "decode_ms": _number(raw.get("decode_ms")),
         "tokens_per_second": _number(raw.get("tokens_per_second")),
-        "created_at": created,
-        "updated_at": _number(raw.get("updated_at")) or created,
     }
 
 
@@ -431,20 +437,11 @@ def _clean_attachment(raw: dict[str, Any]) -> dict[str, Any] | None:
 def _clean_version(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
     if not isinstance(raw.get("id"), int) or not isinstance(raw.get("question_id"), int):
         return None
-    state = raw.get("state")
     return {
         "id": raw["id"],
         "question_id": raw["question_id"],
         "number": _integer(raw.get("number")) or 0,
-        "content": _as_text(raw.get("content")) or "",
-        "state": state if state in STATES and state != "streaming" else "interrupted",
-        "model": _as_text(raw.get("model")),
-        "error": _as_text(raw.get("error")),
-        "prompt_tokens": _integer(raw.get("prompt_tokens")),
-        "completion_tokens": _integer(raw.get("completion_tokens")),
-        "prompt_ms": _number(raw.get("prompt_ms")),
-        "decode_ms": _number(raw.get("decode_ms")),
-        "tokens_per_second": _number(raw.get("tokens_per_second")),
+        **_clean_text_and_figures(raw),
         "created_at": _number(raw.get("created_at")) or now,
     }
 
