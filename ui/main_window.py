@@ -11,6 +11,7 @@ from ui.composer import Composer
 from ui.safe_text import plain_tooltip
 from ui.conversation_list import ConversationList
 from ui.message_list import MessageList
+from ui.message_widget import EARLIER_ANSWER_KEYS, LATER_ANSWER_KEYS
 
 
 class MainWindow(QMainWindow):
@@ -75,9 +76,9 @@ class MainWindow(QMainWindow):
         self.add_model_action.triggered.connect(self.add_model_requested.emit)
         self.regenerate_action = QAction("Regenerate answer", self, shortcut="Ctrl+R")
         self.regenerate_action.triggered.connect(self.regenerate_last_requested.emit)
-        self.earlier_answer_action = QAction("Earlier answer", self, shortcut="Alt+Left")
+        self.earlier_answer_action = QAction("Earlier answer", self, shortcut=EARLIER_ANSWER_KEYS)
         self.earlier_answer_action.triggered.connect(lambda: self.other_answer_requested.emit(-1))
-        self.later_answer_action = QAction("Later answer", self, shortcut="Alt+Right")
+        self.later_answer_action = QAction("Later answer", self, shortcut=LATER_ANSWER_KEYS)
         self.later_answer_action.triggered.connect(lambda: self.other_answer_requested.emit(+1))
         self.search_action = QAction("Search chats", self, shortcut=QKeySequence.StandardKey.Find)
         self.search_action.triggered.connect(self.conversations.focus_search)

@@ -3,8 +3,10 @@ visible text is refreshed at most ~30 times a second and only the last paragraph
 When it finishes, its prose is joined back into whole blocks."""
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QTimer, QUrl, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtGui import QGuiApplication, QKeySequence, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ui.code_block import CodeBlock
@@ -12,6 +14,14 @@ from ui.markdown_segments import Segment, split_markdown
 from ui.safe_text import SafeTextView
 
 ROLE_TITLES = {"user": "You", "assistant": "Hearth", "system": "System"}
+# The keys for the last answer's other versions. On macOS Option+Left / Right move the cursor by
+# a word while typing, so there Command+Option takes their place.
+EARLIER_ANSWER_KEYS = "Ctrl+Alt+Left" if sys.platform == "darwin" else "Alt+Left"
+LATER_ANSWER_KEYS = "Ctrl+Alt+Right" if sys.platform == "darwin" else "Alt+Right"
+
+
+def _keys(portable: str) -> str:
+    return QKeySequence(portable).toString(QKeySequence.SequenceFormat.NativeText)
 REFRESH_MS = 33
 
 
@@ -62,7 +72,8 @@ class MessageWidget(QFrame):
         self.copy_button.setToolTip("Copy the whole message")
         self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self._text))
         self.regenerate_button = QToolButton(text="Regenerate")
-        self.regenerate_button.setToolTip("Write another answer; this one is kept (Alt+Left and Alt+Right switch)")
+        self.regenerate_button.setToolTip(f"Write another answer; this one is kept ({_keys(EARLIER_ANSWER_KEYS)} "
+                                          f"and {_keys(LATER_ANSWER_KEYS)} switch)")
         self.regenerate_button.clicked.connect(lambda: self.regenerate_requested.emit(self.message_id))
         self.edit_button = QToolButton(text="Edit")
         self.edit_button.setToolTip("Edit this message and send it again")
@@ -246,12 +257,12 @@ class MessageWidget(QFrame):
 
     def _build_version_controls(self) -> None:
         self.earlier_version_button = QToolButton(arrowType=Qt.ArrowType.LeftArrow, autoRaise=True)
-        self.earlier_version_button.setToolTip("Show the earlier answer (Alt+Left)")
+        self.earlier_version_button.setToolTip(f"Show the earlier answer ({_keys(EARLIER_ANSWER_KEYS)})")
         self.earlier_version_button.clicked.connect(lambda: self._ask_version(-1))
         self.version_label = QLabel()
         self.version_label.setObjectName("messageVersion")
         self.later_version_button = QToolButton(arrowType=Qt.ArrowType.RightArrow, autoRaise=True)
-        self.later_version_button.setToolTip("Show the later answer (Alt+Right)")
+        self.later_version_button.setToolTip(f"Show the later answer ({_keys(LATER_ANSWER_KEYS)})")
         self.later_version_button.clicked.connect(lambda: self._ask_version(+1))
         at = self._header.indexOf(self.edit_button)
         for offset, widget in enumerate((self.earlier_version_button, self.version_label, self.later_version_button)):
