@@ -329,28 +329,22 @@ class Store:
             if row is None:
                 return
             conversation_id, content = row
-            question = _question_of(tx, conversation_id, answer_id)
+            question = _question_of(tx, answer_id)
             if question is not None and content.strip():
-                shown, _total = _version_numbers(tx, question)
-                tx.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}) "
-                           f"SELECT ?, ?, {VERSION_COLUMNS} FROM messages WHERE id = ?", (question, shown, answer_id))
+                _keep_as_version(tx, answer_id, question, _version_numbers(tx, question)[0])
             tx.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conversation_id, answer_id))
 
     def answer_versions(self, answer_id: int) -> tuple[int, int]:
         """(which version is on show, how many there are) for an answer; (1, 1) for one never regenerated."""
         with self._reading("read the answer's versions") as conn:
-            row = conn.execute("SELECT conversation_id FROM messages WHERE id = ? AND role = 'assistant'",
-                               (answer_id,)).fetchone()
-            question = _question_of(conn, row[0], answer_id) if row else None
+            question = _question_of(conn, answer_id)
             return _version_numbers(conn, question) if question is not None else (1, 1)
 
     def show_answer_version(self, answer_id: int, number: int) -> Message:
         """Put version `number` of this answer on show; the one shown until now becomes a version.
         The message keeps its id and place, so the conversation, its prompt and search follow."""
         with self._transaction("show the other answer") as tx:
-            row = tx.execute("SELECT conversation_id FROM messages WHERE id = ? AND role = 'assistant'",
-                             (answer_id,)).fetchone()
-            question = _question_of(tx, row[0], answer_id) if row else None
+            question = _question_of(tx, answer_id)
             if question is None:
                 raise StoreError("That answer no longer exists.")
             shown, total = _version_numbers(tx, question)
@@ -358,8 +352,7 @@ class Store:
                 if not 1 <= number <= total or tx.execute(
                         "SELECT 1 FROM answer_versions WHERE question_id = ? AND number = ?", (question, number)).fetchone() is None:
                     raise StoreError(f"This answer has no version {number}.")
-                tx.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}) "
-                           f"SELECT ?, ?, {VERSION_COLUMNS} FROM messages WHERE id = ?", (question, shown, answer_id))
+                _keep_as_version(tx, answer_id, question, shown)
                 tx.execute(f"UPDATE messages SET ({VERSION_COLUMNS}) = (SELECT {VERSION_COLUMNS} FROM answer_versions "
                            "WHERE question_id = ? AND number = ?), updated_at = ? WHERE id = ?",
                            (question, number, time.time(), answer_id))
@@ -589,11 +582,20 @@ VERSION_COLUMNS = ("content, state, model, error, prompt_tokens, completion_toke
                    "tokens_per_second, created_at")
 
 
-def _question_of(conn: sqlite3.Connection, conversation_id: int, answer_id: int) -> int | None:
-    """The user message an answer replies to: the one just before it."""
-    row = conn.execute("SELECT id, role FROM messages WHERE conversation_id = ? AND id < ? ORDER BY id DESC LIMIT 1",
-                       (conversation_id, answer_id)).fetchone()
+def _question_of(conn: sqlite3.Connection, answer_id: int) -> int | None:
+    """The user message an answer replies to: the one just before it in its chat. None when
+    `answer_id` is not an answer (or is gone), or no question precedes it."""
+    row = conn.execute(
+        "SELECT q.id, q.role FROM messages AS a JOIN messages AS q "
+        "ON q.conversation_id = a.conversation_id AND q.id < a.id "
+        "WHERE a.id = ? AND a.role = 'assistant' ORDER BY q.id DESC LIMIT 1", (answer_id,)).fetchone()
     return row[0] if row and row[1] == "user" else None
+
+
+def _keep_as_version(conn: sqlite3.Connection, answer_id: int, question_id: int, number: int) -> None:
+    """Copy the answer on show into the kept versions as `number`."""
+    conn.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}) "
+                 f"SELECT ?, ?, {VERSION_COLUMNS} FROM messages WHERE id = ?", (question_id, number, answer_id))
 
 
 def _version_numbers(conn: sqlite3.Connection, question_id: int) -> tuple[int, int]:
