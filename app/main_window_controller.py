@@ -305,9 +305,7 @@ class HearthController:
     def _show_other_answer(self, step: int) -> None:
         widgets = self.window.messages.widgets()
         if widgets and widgets[-1].role == "assistant":
-            shown, total = widgets[-1].versions
-            if 1 <= shown + step <= total:
-                self.chat.show_version(widgets[-1].message_id, shown + step)
+            widgets[-1].step_version(step)  # its version_requested reaches chat.show_version
 
     def _delete(self, conversation_id: int) -> None:
         conversation = self.store.get_conversation(conversation_id)

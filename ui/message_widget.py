@@ -14,6 +14,7 @@ from ui.markdown_segments import Segment, split_markdown
 from ui.safe_text import SafeTextView
 
 ROLE_TITLES = {"user": "You", "assistant": "Hearth", "system": "System"}
+REFRESH_MS = 33
 # The keys for the last answer's other versions. On macOS Option+Left / Right move the cursor by
 # a word while typing, so there Command+Option takes their place.
 EARLIER_ANSWER_KEYS = "Ctrl+Alt+Left" if sys.platform == "darwin" else "Alt+Left"
@@ -22,7 +23,6 @@ LATER_ANSWER_KEYS = "Ctrl+Alt+Right" if sys.platform == "darwin" else "Alt+Right
 
 def _keys(portable: str) -> str:
     return QKeySequence(portable).toString(QKeySequence.SequenceFormat.NativeText)
-REFRESH_MS = 33
 
 
 class ClickableThumb(QLabel):
@@ -258,17 +258,18 @@ class MessageWidget(QFrame):
     def _build_version_controls(self) -> None:
         self.earlier_version_button = QToolButton(arrowType=Qt.ArrowType.LeftArrow, autoRaise=True)
         self.earlier_version_button.setToolTip(f"Show the earlier answer ({_keys(EARLIER_ANSWER_KEYS)})")
-        self.earlier_version_button.clicked.connect(lambda: self._ask_version(-1))
+        self.earlier_version_button.clicked.connect(lambda: self.step_version(-1))
         self.version_label = QLabel()
         self.version_label.setObjectName("messageVersion")
         self.later_version_button = QToolButton(arrowType=Qt.ArrowType.RightArrow, autoRaise=True)
         self.later_version_button.setToolTip(f"Show the later answer ({_keys(LATER_ANSWER_KEYS)})")
-        self.later_version_button.clicked.connect(lambda: self._ask_version(+1))
+        self.later_version_button.clicked.connect(lambda: self.step_version(+1))
         at = self._header.indexOf(self.edit_button)
         for offset, widget in enumerate((self.earlier_version_button, self.version_label, self.later_version_button)):
             self._header.insertWidget(at + offset, widget)
 
-    def _ask_version(self, step: int) -> None:
+    def step_version(self, step: int) -> None:
+        """Ask for the earlier (-1) or later (+1) version, if there is one."""
         shown, total = self.versions
         if 1 <= shown + step <= total:
             self.version_requested.emit(self.message_id, shown + step)
