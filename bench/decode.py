@@ -9,7 +9,7 @@ import time
 
 from _common import median, raw_llama, server_sampling
 
-from app.engine_service import default_threads
+from engine.llm.endpoint import default_threads
 from engine.llm.client import ChatClient, Sampling, StreamFinished, TextDelta
 from engine.llm.host import EngineHost, HostConfig
 from engine.models.starter import starter_llm_path

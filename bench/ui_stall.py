@@ -22,7 +22,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
     from app.settings import Settings
 
     Settings().set("chat/max_tokens", TOKENS)
@@ -49,11 +49,11 @@ def main() -> None:
 
     spin_until(lambda: hearth.engine.ready)
     other = store.create_conversation(title="Empty")
-    hearth.chat.open(other.id)
+    hearth.transcript.open(other.id)
     app.processEvents()
     # Time to open: from the click to a painted window.
     started = time.perf_counter()
-    hearth.chat.open(conversation.id)
+    hearth.transcript.open(conversation.id)
     hearth.window.repaint()
     app.processEvents()
     open_ms = (time.perf_counter() - started) * 1000
@@ -78,21 +78,21 @@ def main() -> None:
         message = store.get_message(message_id)
         streamed[0] += (message.completion_tokens or 0) if message else 0
 
-    hearth.chat.answer_finished.connect(count_tokens)
+    hearth.answers.answer_finished.connect(count_tokens)
     prompts = ["Write a long essay about the history of lighthouses.", "Continue, with more detail.",
                "Now write about the sea.", "And about ships.", "And about storms.", "And about maps.",
                "Tell me about the lenses.", "Tell me about the keepers.", "Tell me about famous wrecks."]
     finished: list = []
-    hearth.chat.answer_finished.connect(finished.append)
-    hearth.chat.answer_failed.connect(lambda mid, why: (finished.append(mid), print("failed:", why)))
+    hearth.answers.answer_finished.connect(finished.append)
+    hearth.answers.answer_failed.connect(lambda mid, why: (finished.append(mid), print("failed:", why)))
     heartbeat.start()
     try:
         for prompt in prompts:
             if streamed[0] >= TOKENS:
                 break
             before = len(finished)
-            spin_until(lambda: not hearth.chat.streaming, 60)
-            if hearth.chat.send(prompt) is None:
+            spin_until(lambda: not hearth.answers.streaming, 60)
+            if hearth.answers.send(prompt) is None:
                 print(f"could not send: {hearth.window.composer.notice.text()}")
                 break
             last[0] = clock.nsecsElapsed()

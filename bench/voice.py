@@ -26,7 +26,7 @@ def release_to_text(samples, transcriber) -> float:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.voice_controller import VoiceController
+    from app.gui.voice_controller import VoiceController
 
     app = QApplication.instance() or QApplication([])
     controller = VoiceController(transcriber)
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from app.recorder import TAIL_MS
+    from app.gui.recorder import TAIL_MS
     from engine.speech import Transcriber, load_audio_file
     from engine.speech.transcriber import SAMPLE_RATE
     from tests.support.speech import LONG_SENTENCE, say_to_wav, word_error_rate

@@ -112,9 +112,7 @@ class Composer(QWidget):
         text = self.edit.toPlainText()
         if not text.strip() and not self._can_send_empty():
             return
-        if self.stop_button.isVisible():
-            return  # one answer at a time; the text stays where it is
-        self.send_requested.emit(text)
+        self.send_requested.emit(text)  # while an answer streams, the controller queues it
 
     def take_text(self) -> str:
         text = self.edit.toPlainText()

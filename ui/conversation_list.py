@@ -7,9 +7,9 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLineEdit, QListWidget, QListWidgetItem, QMenu,
                                QPushButton, QVBoxLayout, QWidget)
 
-from engine.store.snippet_text import snippet_runs
 from ui.safe_text import plain_tooltip
-from ui.search_results import HIT_RUNS_ROLE, HIT_SPEAKER_ROLE, HIT_TITLE_ROLE, SearchHitDelegate, speaker
+from ui.search_results import (HIT_RUNS_ROLE, HIT_SPEAKER_ROLE, HIT_TITLE_ROLE, SearchHitDelegate, snippet_runs,
+                               speaker)
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -59,6 +59,7 @@ class ConversationList(QWidget):
         layout.addWidget(self.results, 1)
         layout.addWidget(self.list, 1)
         self.new_button.clicked.connect(self.new_requested.emit)
+        self._open_when_found = False  # Enter was pressed: open the best of the coming hits
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(lambda: self.search_changed.emit(self.search.text()))
         self.search.textChanged.connect(lambda _t: self._debounce.start())
@@ -94,10 +95,11 @@ class ConversationList(QWidget):
             self.results.setCurrentRow(0)
 
     def _open_best_hit(self) -> None:
+        """The hits for what is typed now, not 150 ms ago: the best one opens when they arrive
+        (searches run in the background)."""
         self._debounce.stop()
-        self.search_changed.emit(self.search.text())  # the hits for what is typed now, not 150 ms ago
-        if self.results.isVisible() and self.results.count():
-            self._hit_activated(self.results.item(0))
+        self._open_when_found = bool(self.search.text().strip())
+        self.search_changed.emit(self.search.text())
 
     def set_conversations(self, conversations, current_id: int | None) -> None:
         """The open chat is marked, except while the user walks the list with the keyboard: then
@@ -146,6 +148,10 @@ class ConversationList(QWidget):
             item = QListWidgetItem("No messages match.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.results.addItem(item)
+        if self._open_when_found:
+            self._open_when_found = False
+            if searching and hits:
+                self._hit_activated(self.results.item(0))
 
     def _activated(self, item: QListWidgetItem) -> None:
         self.conversation_selected.emit(item.data(ID_ROLE))

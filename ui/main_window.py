@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.undo_button)
         self.statusBar().addPermanentWidget(self.engine_label)
 
-        chat_menu = self.menuBar().addMenu("&Chat")
+        chat_menu = self.chat_menu = self.menuBar().addMenu("&Chat")
         self.new_action = QAction("New chat", self, shortcut=QKeySequence.StandardKey.New)
         self.new_action.triggered.connect(self.conversations.new_requested.emit)
         self.conversations.new_requested.connect(self.composer.edit.setFocus)  # a new chat is for typing
@@ -96,6 +96,10 @@ class MainWindow(QMainWindow):
         chat_menu.addSeparator()
         chat_menu.addAction(quit_action)
         self.messages.link_activated.connect(self.confirm_open_link)
+
+    def add_chat_menu_action(self, action: QAction) -> None:
+        """A feature's entry in the Chat menu, beside "Add model file…"."""
+        self.chat_menu.insertAction(self.add_model_action, action)
 
     def set_engine_status(self, text: str, error: bool = False) -> None:
         self.engine_label.setText(text)

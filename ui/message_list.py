@@ -43,6 +43,7 @@ class MessageList(QScrollArea):
         self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._layout.addWidget(self.load_earlier_button)
         self._layout.addWidget(self.empty_note)
+        self._footer: QWidget | None = None  # below the last message (questions queued behind it)
         self._layout.addStretch(1)
         self.setWidget(self._container)
         self._widgets: dict[int, MessageWidget] = {}
@@ -77,7 +78,7 @@ class MessageList(QScrollArea):
         self._connect(widget)
         self._widgets[widget.message_id] = widget
         self._order.append(widget.message_id)
-        self._layout.insertWidget(self._layout.count() - 1, widget)
+        self._layout.insertWidget(self._layout.count() - (2 if self._footer else 1), widget)
         self.empty_note.setVisible(False)
         self._refresh_actions()
         return widget
@@ -109,6 +110,11 @@ class MessageList(QScrollArea):
         del self._order[index:]
         self.empty_note.setVisible(not self._order)
         self._refresh_actions()
+
+    def set_footer(self, widget: QWidget) -> None:
+        """A widget that stays under the last message, whatever is appended."""
+        self._footer = widget
+        self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def set_has_earlier(self, has_earlier: bool) -> None:
         self.load_earlier_button.setVisible(has_earlier)

@@ -16,10 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFrame, QGroupBox, QH
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from engine.models.catalog import CatalogEntry
-from engine.models.hub import RepoFile, RepoSummary
-from engine.models.library import LibraryEntry
-from engine.models.sizes import human_size
+from engine.models.records import CatalogEntry, LibraryEntry, RepoFile, RepoSummary, human_size
 
 INSTALLED_COLUMNS = ("Name", "Architecture", "Parameters", "Quantization", "Size", "Context", "Capabilities",
                      "Location")

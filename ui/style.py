@@ -24,6 +24,8 @@ QFrame#codeBlock QToolButton { color: #e6e9ef; background: #3e4451; border: none
 QFrame#codeBlock QToolButton:hover { background: #4b5263; }
 QLabel#engineStatus[error="true"] { color: #b3261e; }
 QPushButton#sendButton { font-weight: bold; }
+QFrame#queuedMessage { background: #f4f1ec; border: 1px dashed #cfc6b8; border-radius: 8px; }
+QLabel#queuedState { color: #8a6d3b; font-style: italic; }
 """
 
 

@@ -7,11 +7,12 @@ generating when it sees the disconnect.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from engine.cancel import Cancel
 
 if TYPE_CHECKING:
     import openai
@@ -60,32 +61,6 @@ class Sampling:
     seed: int | None = None
 
 
-class StreamCancel:
-    """Cancel a running stream from any thread."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._closer = None
-
-    def cancel(self) -> None:
-        self._event.set()
-        closer = self._closer
-        if closer is not None:
-            try:
-                closer()
-            except Exception:  # noqa: BLE001 - closing a dead stream is fine
-                pass
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def _attach(self, closer) -> None:
-        self._closer = closer
-        if self.cancelled:
-            closer()
-
-
 class ChatClient:
     """An OpenAI-compatible endpoint: the local engine host or a remote server."""
 
@@ -116,10 +91,10 @@ class ChatClient:
             raise ChatError(_status_message(exc)) from exc
 
     def stream(self, messages: Sequence[dict], sampling: Sampling = Sampling(),
-               cancel: StreamCancel | None = None) -> Iterator[ChatEvent]:
+               cancel: Cancel | None = None) -> Iterator[ChatEvent]:
         import openai
 
-        cancel = cancel or StreamCancel()
+        cancel = cancel or Cancel()
         started = time.perf_counter()
         first_at: float | None = None
         last_at = started
@@ -145,7 +120,7 @@ class ChatClient:
             raise EngineUnavailableError(f"Cannot reach the model server at {self.base_url}.") from exc
         except openai.APIStatusError as exc:
             raise ChatError(_status_message(exc)) from exc
-        cancel._attach(response.close)
+        cancel.on_cancel(response.close)
         try:
             # Server-sent events parsed here with json.loads: building a typed chunk object per
             # token cost ~0.3 ms of CPU that, on a small machine, llama.cpp's threads lose.

@@ -168,14 +168,15 @@ class EngineHost:
     def _check_projector(self, deadline: float) -> None:
         """llama-cpp-python loads the projector lazily: send one tiny image now, so a projector that
         does not fit its model fails at start with the real reason, not at the user's first photo."""
-        import base64
         import io
 
         from PIL import Image
 
+        from engine.vision.data_uri import data_uri
+
         buffer = io.BytesIO()
         Image.new("RGB", (32, 32), (128, 128, 128)).save(buffer, "PNG")
-        uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        uri = data_uri("image/png", buffer.getvalue())
         body = json.dumps({"messages": [{"role": "user", "content": [
             {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": uri}}]}],
             "max_tokens": 1}).encode()

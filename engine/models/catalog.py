@@ -5,14 +5,12 @@ The entries live in catalog.json (data, editable without touching code).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from engine.models.hardware import Hardware
-
-Fit = Literal["fits", "tight", "won't fit"]
+from engine.models.records import CatalogEntry, Fit
 
 OVERHEAD = 1.2  # weights plus the compute buffers llama.cpp allocates beside them
 DEFAULT_CONTEXT_TOKENS = 4096
@@ -21,31 +19,6 @@ COMFORT = 0.8  # "fits" leaves a fifth of the memory to the rest of the computer
 
 class CatalogError(Exception):
     """catalog.json is missing or malformed (a packaging mistake, not a user one)."""
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    id: str
-    kind: Literal["chat", "speech"]
-    name: str
-    repo_id: str
-    file: str | None  # None for speech models: the whole repository is the model
-    size_bytes: int
-    mmproj_file: str | None
-    mmproj_size_bytes: int
-    parameter_count: int
-    context_length: int | None
-    kv_bytes_per_token: int | None
-    capabilities: tuple[str, ...]
-    summary: str
-
-    @property
-    def total_size(self) -> int:
-        return self.size_bytes + self.mmproj_size_bytes
-
-    @property
-    def has_vision(self) -> bool:
-        return self.mmproj_file is not None
 
 
 def load_catalog(path: Path | None = None) -> list[CatalogEntry]:

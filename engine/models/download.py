@@ -24,14 +24,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
 
 import httpx2
 from huggingface_hub import constants
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
+from engine.cancel import Cancel
 from engine.models.hub import HubClient, HubError, OfflineError, ResolvedFile, ServerError, hub_errors
-from engine.models.sizes import human_size
+from engine.models.records import human_size
 
 try:  # POSIX: stop two Hearths (or the app and the CLI) writing the same partial file
     import fcntl
@@ -73,11 +73,6 @@ class DownloadPaused(DownloadStopped):
 
 class DownloadCancelled(DownloadStopped):
     """Stopped; the partial file was deleted."""
-
-
-class StopFlag(Protocol):
-    @property
-    def cancelled(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -270,7 +265,7 @@ class Downloader:
     # the work
     def download_with_projector(self, repo_id: str, filename: str, mmproj: str, *,
                                 progress: Callable[[DownloadProgress], None] | None = None,
-                                cancel: StopFlag | None = None, pause: StopFlag | None = None,
+                                cancel: Cancel | None = None, pause: Cancel | None = None,
                                 ) -> tuple[Path, Path]:
         """A vision model is two files; both must arrive (each verified) before it is usable."""
         model = self.download(repo_id, filename, progress=progress, cancel=cancel, pause=pause)
@@ -279,7 +274,7 @@ class Downloader:
 
     def download(self, repo_id: str, filename: str, *,
                  progress: Callable[[DownloadProgress], None] | None = None,
-                 cancel: StopFlag | None = None, pause: StopFlag | None = None) -> Path:
+                 cancel: Cancel | None = None, pause: Cancel | None = None) -> Path:
         target = self.target_path(repo_id, filename)
         if target.is_file():
             return target  # only verified files are ever placed there
@@ -352,7 +347,7 @@ class _Job:
 
     def __init__(self, owner: Downloader, resolved: ResolvedFile, part: Path, done: int,
                  progress: Callable[[DownloadProgress], None] | None,
-                 cancel: StopFlag | None, pause: StopFlag | None) -> None:
+                 cancel: Cancel | None, pause: Cancel | None) -> None:
         self.d, self.resolved, self.part, self.done = owner, resolved, part, done
         self.progress, self.cancel, self.pause = progress, cancel, pause
         self.hasher = _Hasher(part, done)

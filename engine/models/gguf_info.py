@@ -22,6 +22,8 @@ from typing import Any, BinaryIO
 
 import gguf
 
+from engine.models.records import ModelInfo
+
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 MAX_KV_COUNT = 1 << 20
@@ -58,25 +60,6 @@ _SCALAR_FORMATS: dict[gguf.GGUFValueType, str] = {
 
 class InvalidModelError(Exception):
     """A file Hearth will not hand to the engine; the message is fit for the UI."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    path: Path
-    name: str
-    architecture: str
-    parameter_count: int
-    quantization: str
-    file_size: int
-    context_length: int | None
-    chat_template: str | None
-    has_vision: bool
-    mmproj_path: Path | None
-    supports_tools: bool
-    supports_reasoning: bool
-    is_projector: bool
-    embedding_length: int | None = None
-    projection_dim: int | None = None
 
 
 @dataclass(frozen=True)

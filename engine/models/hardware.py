@@ -29,7 +29,7 @@ def detect_hardware(*, ask_llama_cpp: bool = True) -> Hardware:
     vram_total = vram_free = None
     gpu_name = backend = None
     if ask_llama_cpp:
-        from engine.llm.gpu import gpu_backends
+        from engine.models.gpu import gpu_backends
 
         support = gpu_backends()
         if support.has_gpu:

@@ -11,12 +11,13 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import httpx2
 from huggingface_hub import HfApi, constants, get_hf_file_metadata, get_token, hf_hub_url
 from huggingface_hub import errors as hf_errors
+
+from engine.models.records import RepoFile, RepoSummary
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HUB_HOSTS = ("huggingface.co", "hf.co", "www.huggingface.co")
@@ -70,26 +71,6 @@ class InvalidRepoRef(HubError):
 
 
 # -- data --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RepoSummary:
-    repo_id: str
-    downloads: int
-    likes: int
-    last_modified: datetime | None
-    gated: bool
-
-
-@dataclass(frozen=True)
-class RepoFile:
-    name: str
-    size: int | None
-    sha256: str | None  # from the LFS pointer: the only trustworthy checksum the hub gives
-
-    @property
-    def is_mmproj(self) -> bool:
-        return "mmproj" in Path(self.name).name.lower()
-
-
 @dataclass(frozen=True)
 class ResolvedFile:
     """Where the bytes of one file are right now, and what they must hash to."""

@@ -12,31 +12,16 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from engine.models.gguf_info import InvalidModelError, ModelInfo, inspect_gguf, is_secondary_split
+from engine.models.gguf_info import InvalidModelError, inspect_gguf, is_secondary_split
 from engine.models.locations import huggingface_cache_dir, other_app_folders
+from engine.models.records import LibraryEntry, ModelInfo, Source
 from engine.models.starter import starter_llm_path
-
-Source = Literal["starter", "hearth", "huggingface", "lmstudio", "gpt4all", "ollama", "user"]
 
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 OLLAMA_PROJECTOR_LAYER = "application/vnd.ollama.image.projector"
 MAX_MANIFEST_BYTES = 1 << 20
 _ENV_ABOUT_THE_REAL_HOME = ("XDG_DATA_HOME", "XDG_CACHE_HOME", "LOCALAPPDATA")
-
-
-@dataclass(frozen=True)
-class LibraryEntry:
-    source: Source
-    display_name: str
-    path: Path
-    info: ModelInfo | None
-    error: str | None
-
-    @property
-    def usable(self) -> bool:
-        return self.info is not None and self.error is None
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.models.download import PARTIAL_DIR
-from engine.llm.gpu import GpuSupport
-from engine.models.library import LibraryEntry
-from engine.models.sizes import human_size
+from engine.models.gpu import GpuSupport
+from engine.models.records import LibraryEntry, human_size
 
 _SIDECAR_SUFFIX = ".part.json"
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
+
+from engine.cancel import Cancel
 
 SAMPLE_RATE = 16_000
 MIN_DURATION_S = 0.3
@@ -43,13 +44,6 @@ class SpeechCancelled(SpeechError):
 
     def __init__(self, message: str = "Transcription cancelled.") -> None:
         super().__init__(message)
-
-
-class CancelFlag(Protocol):
-    """Anything with a `cancelled` flag (app.operations.CancelToken fits)."""
-
-    @property
-    def cancelled(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -161,7 +155,7 @@ class Transcriber:
         samples: np.ndarray | Path | str,
         *,
         language: str | None = None,
-        cancel: CancelFlag | None = None,
+        cancel: Cancel | None = None,
     ) -> Transcript:
         """Transcribe 16 kHz mono float32 samples (or an audio file) to text."""
         if isinstance(samples, (str, Path)):
@@ -200,6 +194,6 @@ class Transcriber:
         return Transcript(text, info.language, duration_s, tuple(found))
 
     @staticmethod
-    def _check(cancel: CancelFlag | None) -> None:
+    def _check(cancel: Cancel | None) -> None:
         if cancel is not None and cancel.cancelled:
             raise SpeechCancelled()

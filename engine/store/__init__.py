@@ -15,7 +15,6 @@ from .records import (
     StoreError,
     StoreFullError,
 )
-from .snippet_text import snippet_runs
 
 __all__ = [
     "MIGRATIONS",
@@ -35,5 +34,4 @@ __all__ = [
     "latest_version",
     "migrate",
     "schema_version",
-    "snippet_runs",
 ]

@@ -8,7 +8,6 @@ becomes an `ImageIntakeError` whose message names the file and fits in the UI.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import warnings
@@ -17,6 +16,8 @@ from functools import cached_property
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from engine.vision.data_uri import data_uri
 
 MAX_PIXELS = 50_000_000
 """Largest image accepted, in pixels (a 50 MP phone photo fits; a bomb does not)."""
@@ -79,7 +80,7 @@ class PreparedImage:
 
     @property
     def data_uri(self) -> str:
-        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+        return data_uri(self.mime, self.data)
 
 
 def prepare_image(

@@ -41,7 +41,7 @@ def record_while_playing(qtbot, recorder, pulse, wav) -> np.ndarray:
 
 
 def test_speech_played_into_the_microphone_is_recorded_and_transcribed(qtbot, pulse, transcriber, spoken_wav):
-    from app.recorder import Recorder
+    from app.gui.recorder import Recorder
 
     recorder = Recorder()
     levels: list[float] = []
@@ -60,7 +60,7 @@ def test_speech_played_into_the_microphone_is_recorded_and_transcribed(qtbot, pu
 
 
 def test_the_microphone_can_be_chosen_by_id(qtbot, pulse, transcriber, spoken_wav):
-    from app.recorder import Recorder, device_id
+    from app.gui.recorder import Recorder, device_id
 
     ids = [device_id(d) for d in Recorder.available_devices()]
     assert "hearth_mic" in ids and Recorder.has_input_device()
@@ -70,7 +70,7 @@ def test_the_microphone_can_be_chosen_by_id(qtbot, pulse, transcriber, spoken_wa
 
 
 def test_a_cancelled_take_emits_nothing(qtbot, pulse):
-    from app.recorder import Recorder
+    from app.gui.recorder import Recorder
 
     recorder = Recorder()
     finished: list[object] = []
@@ -83,7 +83,7 @@ def test_a_cancelled_take_emits_nothing(qtbot, pulse):
 
 
 def test_a_missing_microphone_id_fails_with_a_message_instead_of_recording(qtbot, pulse):
-    from app.recorder import Recorder
+    from app.gui.recorder import Recorder
 
     recorder = Recorder("no-such-microphone")
     assert "not connected" in recorder.unavailable_reason()
@@ -96,7 +96,7 @@ def test_a_missing_microphone_id_fails_with_a_message_instead_of_recording(qtbot
 def test_other_device_formats_are_converted_to_16khz_mono():
     from PySide6.QtMultimedia import QAudioFormat
 
-    from app.recorder import pcm_to_float, resample
+    from app.gui.recorder import pcm_to_float, resample
 
     t = np.arange(48_000) / 48_000
     tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

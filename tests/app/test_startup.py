@@ -8,14 +8,14 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QMainWindow
 
-from app.gui import when_first_painted
+from app.gui.start import when_first_painted
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_building_the_window_does_not_import_the_slow_libraries():
     """openai (~0.8 s of type modules), huggingface_hub and gguf load after the first paint."""
-    code = ("import sys, app.main_window_controller as m, app.gui; "
+    code = ("import sys, app.gui.main_window_controller as m, app.gui; "
             "print(sorted(n for n in ('openai', 'huggingface_hub', 'gguf', 'faster_whisper') if n in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})

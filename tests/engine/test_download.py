@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.cancel import Cancel
 from engine.models.download import (
     DownloadCancelled,
     DownloadPaused,
@@ -19,11 +20,6 @@ REPO = "bartowski/Tiny-GGUF"
 MODEL = "Tiny-Q4_K_M.gguf"
 PROJECTOR = "mmproj-Tiny-f16.gguf"
 SIZE = 2_000_000
-
-
-class Flag:
-    def __init__(self) -> None:
-        self.cancelled = False
 
 
 @pytest.fixture
@@ -83,11 +79,11 @@ def test_a_flaky_connection_that_drops_every_time_still_finishes(hub, models):
 
 def test_pause_keeps_the_bytes_and_resume_continues_from_them(hub, models):
     hub.faults.throttle_bps = 4_000_000  # ~0.5 s for the whole file: time to press pause
-    pause = Flag()
+    pause = Cancel()
 
     def press_pause_midway(p: DownloadProgress) -> None:
         if p.done >= 500_000:
-            pause.cancelled = True
+            pause.cancel()
 
     d = downloader(hub, models, progress_interval_s=0)
     with pytest.raises(DownloadPaused, match="paused at"):
@@ -105,11 +101,11 @@ def test_pause_keeps_the_bytes_and_resume_continues_from_them(hub, models):
 
 def test_cancel_leaves_no_file_anywhere(hub, models):
     hub.faults.throttle_bps = 4_000_000
-    cancel = Flag()
+    cancel = Cancel()
 
     def press_cancel(p: DownloadProgress) -> None:
         if p.done >= 300_000:
-            cancel.cancelled = True
+            cancel.cancel()
 
     d = downloader(hub, models, progress_interval_s=0)
     with pytest.raises(DownloadCancelled):
@@ -120,10 +116,10 @@ def test_cancel_leaves_no_file_anywhere(hub, models):
 
 def test_cancel_from_another_thread_stops_promptly(hub, models):
     hub.faults.throttle_bps = 1_000_000
-    cancel = Flag()
+    cancel = Cancel()
     started = threading.Event()
     d = downloader(hub, models, progress_interval_s=0)
-    threading.Timer(0.3, lambda: setattr(cancel, "cancelled", True)).start()
+    threading.Timer(0.3, cancel.cancel).start()
     with pytest.raises(DownloadCancelled):
         d.download(REPO, MODEL, cancel=cancel, progress=lambda p: started.set())
     assert started.is_set()
@@ -151,10 +147,10 @@ def test_gated_and_missing_things_fail_before_any_bytes(hub, models):
 def test_a_partial_for_a_file_that_changed_upstream_is_not_reused(hub, models):
     d = downloader(hub, models)
     hub.faults.throttle_bps = 4_000_000
-    pause = Flag()
+    pause = Cancel()
     with pytest.raises(DownloadPaused):
         d.download(REPO, MODEL, pause=pause,
-                   progress=lambda p: setattr(pause, "cancelled", p.done > 200_000))
+                   progress=lambda p: p.done > 200_000 and pause.cancel())
     hub.reset_faults()
     hub.add_file(REPO, MODEL, make_gguf_bytes(SIZE, seed=99))  # the uploader replaced it
     path = d.download(REPO, MODEL)
@@ -167,7 +163,7 @@ def pull(hub: FakeHub, models: Path, *argv: str) -> tuple[int, str]:
     import argparse
     import io
 
-    from app.cli_pull import add_parser
+    from app.cli.pull import add_parser
 
     parser = argparse.ArgumentParser(prog="hearth models")
     add_parser(parser.add_subparsers())

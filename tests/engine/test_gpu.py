@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.llm.gpu import GpuDevice, GpuSupport, default_gpu_layers, explain_gpu_failure, gpu_backends
+from engine.models.gpu import GpuDevice, GpuSupport, default_gpu_layers, explain_gpu_failure, gpu_backends
 
 
 def test_the_installed_llama_cpp_reports_its_backends_without_loading_a_model() -> None:

@@ -11,7 +11,8 @@ import urllib.request
 
 import pytest
 
-from engine.llm.client import ChatClient, EngineUnavailableError, Sampling, StreamCancel, StreamFinished, TextDelta
+from engine.cancel import Cancel
+from engine.llm.client import ChatClient, EngineUnavailableError, Sampling, StreamFinished, TextDelta
 from engine.llm.host import EngineError, EngineHost, HostConfig
 from tests.support.engine import shared_host  # noqa: F401 - fixture
 
@@ -44,7 +45,7 @@ def test_an_answer_streams_in_pieces_and_reports_its_tokens(shared_host):
 
 def test_stopping_mid_answer_ends_the_stream_and_the_host_stays_usable(shared_host):
     client = ChatClient(shared_host.base_url, shared_host.api_key)
-    cancel = StreamCancel()
+    cancel = Cancel()
     got = []
     for event in client.stream([{"role": "user", "content": "Tell me a long story about a dragon."}],
                                Sampling(temperature=0, max_tokens=400), cancel):
@@ -219,7 +220,7 @@ def test_stopping_and_asking_again_at_once_many_times_never_breaks_the_host(shar
     the model; asking again straight away must never find the model busy or crash the host."""
     client = ChatClient(shared_host.base_url, shared_host.api_key)
     for round_ in range(12):
-        cancel = StreamCancel()
+        cancel = Cancel()
         for event in client.stream([{"role": "user", "content": f"Tell a long story number {round_}."}],
                                    Sampling(temperature=0.7, max_tokens=300), cancel):
             if isinstance(event, TextDelta):

@@ -13,7 +13,6 @@ from engine.models.hub import (
     HubClient,
     InvalidRepoRef,
     OfflineError,
-    RepoFile,
     RepoNotFound,
     current_token,
     parse_repo_ref,
@@ -21,6 +20,7 @@ from engine.models.hub import (
     pick_projector,
     save_token,
 )
+from engine.models.records import RepoFile
 from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes
 
 

@@ -11,6 +11,7 @@ import pytest
 import engine.models.library as library_module
 from engine.models.gguf_info import InvalidModelError
 from engine.models.library import ModelLibrary
+from engine.models.records import LibraryEntry
 from tests.support.gguf_factory import write_model, write_projector
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -67,7 +68,7 @@ def models_dir(tmp_path: Path) -> Path:
     return path
 
 
-def by_source(entries: list[library_module.LibraryEntry], source: str) -> dict[str, library_module.LibraryEntry]:
+def by_source(entries: list[LibraryEntry], source: str) -> dict[str, LibraryEntry]:
     return {e.display_name: e for e in entries if e.source == source}
 
 
@@ -229,7 +230,7 @@ def test_a_rescan_does_not_inspect_unchanged_files_again(
 def run_cli(argv: list[str]) -> int:
     import argparse
 
-    from app.cli_models import add_parser
+    from app.cli.models import add_parser
 
     parser = argparse.ArgumentParser(prog="hearth")
     add_parser(parser.add_subparsers(dest="command"))

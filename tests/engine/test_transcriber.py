@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.cancel import Cancel
 from engine.speech import (
     AudioFileError,
     NothingHeardError,
@@ -92,11 +93,10 @@ def test_an_english_only_model_ignores_a_chosen_language(transcriber, tmp_path):
 
 
 def test_a_cancelled_transcription_stops(transcriber, tmp_path):
-    class Cancelled:
-        cancelled = True
-
+    cancel = Cancel()
+    cancel.cancel()
     with pytest.raises(SpeechCancelled):
-        transcriber.transcribe(say(SENTENCES[1], tmp_path), cancel=Cancelled())
+        transcriber.transcribe(say(SENTENCES[1], tmp_path), cancel=cancel)
 
 
 def test_a_missing_model_folder_is_a_clear_error(tmp_path):

@@ -139,7 +139,7 @@ def test_adding_a_broken_file_raises_a_clear_error(tmp_path: Path) -> None:
 def run_cli(argv: list[str]) -> int:
     import argparse
 
-    from app.cli_models import add_parser
+    from app.cli.models import add_parser
 
     parser = argparse.ArgumentParser(prog="hearth")
     add_parser(parser.add_subparsers(dest="command"))

@@ -45,12 +45,12 @@ def test_a_killed_engine_keeps_the_partial_answer_says_so_and_comes_back(qtbot, 
     send(qtbot, hearth, "Write a long story about a lighthouse keeper and the sea.")
     answer = window.messages.widgets()[-1]
     qtbot.waitUntil(lambda: len(answer.text()) > 40, timeout=60000)
-    assert hearth.chat.streaming
+    assert hearth.answers.streaming
     killed_pid = hearth.engine.host.pid
 
     failures: list[tuple[int, str]] = []
-    hearth.chat.answer_failed.connect(lambda mid, text: failures.append((mid, text)))
-    with qtbot.waitSignals([hearth.chat.answer_failed, hearth.engine.engine_died], timeout=30000):
+    hearth.answers.answer_failed.connect(lambda mid, text: failures.append((mid, text)))
+    with qtbot.waitSignals([hearth.answers.answer_failed, hearth.engine.engine_died], timeout=30000):
         os.kill(killed_pid, signal.SIGKILL)
     [(message_id, reason)] = failures
 
@@ -63,7 +63,7 @@ def test_a_killed_engine_keeps_the_partial_answer_says_so_and_comes_back(qtbot, 
     assert answer.state == "interrupted"
     assert answer.text() == stored.content
     assert answer._footer.text() == reason
-    assert not hearth.chat.streaming
+    assert not hearth.answers.streaming
     assert window.composer.send_button.isVisible()
 
     # The window said what happened to the engine, and that it is restarting.
@@ -79,22 +79,22 @@ def test_a_killed_engine_keeps_the_partial_answer_says_so_and_comes_back(qtbot, 
     assert "running again" in window.statusBar().currentMessage()
 
     # The next message is answered, and the interrupted one is still there above it.
-    hearth.chat.settings.set("chat/max_tokens", 30)
-    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000) as finished:
+    hearth.settings.set("chat/max_tokens", 30)
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000) as finished:
         send(qtbot, hearth, "Say hello.")
     next_answer = hearth.store.get_message(finished.args[0])
     assert next_answer.state == "complete" and next_answer.content.strip()
-    states = [m.state for m in hearth.store.messages(hearth.chat.current_id)]
+    states = [m.state for m in hearth.store.messages(hearth.transcript.current_id)]
     assert states == ["complete", "interrupted", "complete", "complete"]
 
 
 def test_a_message_sent_while_the_engine_restarts_waits_for_it_and_is_answered(qtbot, hearth):
     qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
-    hearth.chat.settings.set("chat/max_tokens", 20)
+    hearth.settings.set("chat/max_tokens", 20)
     with qtbot.waitSignal(hearth.engine.engine_died, timeout=30000):
         os.kill(hearth.engine.host.pid, signal.SIGKILL)
     assert not hearth.engine.ready
-    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000) as finished:
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000) as finished:
         send(qtbot, hearth, "Are you back?")
         assert hearth.window.composer.edit.toPlainText() == ""  # taken: it waits, it is not lost
     assert hearth.store.get_message(finished.args[0]).state == "complete"
@@ -106,7 +106,7 @@ def test_the_status_bar_says_the_engine_is_back_whichever_news_came_last(qtbot, 
     qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
     window = hearth.window
     hearth._engine_died("The model engine stopped (SIGKILL). Restarting it…")
-    hearth.chat.status.emit("The connection to the model server broke off in the middle of the answer.")
+    hearth.answers.status.emit("The connection to the model server broke off in the middle of the answer.")
     hearth._engine_state("ready")
     assert "running again" in window.statusBar().currentMessage()
     assert window.engine_label.text().startswith("Ready")

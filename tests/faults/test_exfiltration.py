@@ -174,7 +174,7 @@ def test_raw_html_in_an_answer_is_shown_as_the_text_it_is(qtbot, listener):
 
 
 def test_every_hostile_answer_at_once_in_the_real_app_fetches_nothing(qtbot, listener, resource_loads):
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
 
     hearth = HearthController()
     qtbot.addWidget(hearth.window)
@@ -187,7 +187,7 @@ def test_every_hostile_answer_at_once_in_the_real_app_fetches_nothing(qtbot, lis
         hearth.window.show()
         items = hearth.window.conversations.list
         qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=items.visualItemRect(items.item(0)).center())
-        assert hearth.chat.current_id == conversation.id
+        assert hearth.transcript.current_id == conversation.id
         qtbot.wait(300)
         hearth.window.repaint()
         answer = hearth.window.messages.widgets()[-1]
@@ -202,7 +202,7 @@ def test_every_hostile_answer_at_once_in_the_real_app_fetches_nothing(qtbot, lis
 
 
 def test_what_the_user_types_is_shown_as_typed_in_the_transcript_title_and_search(qtbot, listener, resource_loads):
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
 
     hearth = HearthController()
     qtbot.addWidget(hearth.window)
@@ -220,7 +220,7 @@ def test_what_the_user_types_is_shown_as_typed_in_the_transcript_title_and_searc
         assert image_fragments(view.document()) == []
 
         # The title is made from the message: shown as plain text in the list.
-        title = hearth.store.get_conversation(hearth.chat.current_id).title
+        title = hearth.store.get_conversation(hearth.transcript.current_id).title
         assert hearth.window.conversations.list.item(0).text() == title
         assert "![x](" in title
 
@@ -233,5 +233,5 @@ def test_what_the_user_types_is_shown_as_typed_in_the_transcript_title_and_searc
         assert listener.requests == []
         assert refused(resource_loads), resource_loads
     finally:
-        hearth.chat.stop()
+        hearth.answers.stop()
         hearth.shutdown()

@@ -8,7 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.models.gguf_info import InvalidModelError, ModelInfo, inspect_gguf
+from engine.models.gguf_info import InvalidModelError, inspect_gguf
+from engine.models.records import ModelInfo
 from tests.support.gguf_factory import THINKING_TEMPLATE, model_bytes
 
 _SEED_DIR = Path(tempfile.mkdtemp(prefix="hearth-fuzz-seed-"))

@@ -121,7 +121,7 @@ def test_the_engine_still_answers_after_every_attack(hostile_host, marker):
 
 
 def test_in_the_app_the_attack_shows_as_a_failed_message_and_the_chat_goes_on(qtbot, hostile_model, marker):
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
     from app.settings import Settings
 
     Settings().set("model/path", str(hostile_model))
@@ -134,8 +134,8 @@ def test_in_the_app_the_attack_shows_as_a_failed_message_and_the_chat_goes_on(qt
     hearth.start()
     try:
         qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
-        with qtbot.waitSignal(hearth.chat.answer_failed, timeout=30000) as failed:
-            hearth.chat.send("popen")
+        with qtbot.waitSignal(hearth.answers.answer_failed, timeout=30000) as failed:
+            hearth.answers.send("popen")
         message_id, reason = failed.args
         assert reason.strip()
         stored = hearth.store.get_message(message_id)
@@ -145,8 +145,8 @@ def test_in_the_app_the_attack_shows_as_a_failed_message_and_the_chat_goes_on(qt
         assert widget._footer.text() == reason
         assert not marker.exists()
 
-        with qtbot.waitSignal(hearth.chat.answer_finished, timeout=30000) as finished:
-            hearth.chat.send("Hello there")
+        with qtbot.waitSignal(hearth.answers.answer_finished, timeout=30000) as finished:
+            hearth.answers.send("Hello there")
         assert hearth.store.get_message(finished.args[0]).state == "complete"
         assert hearth.engine.ready
     finally:

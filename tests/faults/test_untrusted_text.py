@@ -92,7 +92,7 @@ def test_a_typed_message_with_markup_controls_and_newlines_is_shown_exactly_as_t
 
 
 def test_a_model_file_name_with_markup_shows_as_text_in_the_status_bar_and_picker(qtbot, big_png_here, starter_model):
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
     from app.settings import Settings
 
     hostile = big_png_here.parent / f"{PROBE} {RTL}fg.gguf"
@@ -151,7 +151,7 @@ def test_an_attachment_name_with_markup_shows_as_text_in_its_tooltip(qtbot, big_
 
 
 def test_a_chat_title_with_markup_shows_as_text_in_the_list_and_its_tooltip(qtbot, big_png_here):
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
 
     hearth = HearthController()
     qtbot.addWidget(hearth.window)
@@ -169,14 +169,14 @@ def test_a_chat_title_with_markup_shows_as_text_in_the_list_and_its_tooltip(qtbo
 
 
 def test_a_broken_model_file_with_markup_in_its_name_is_refused_in_plain_words(qtbot, big_png_here, message_boxes):
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
 
     broken = big_png_here.parent / f"{PROBE}.gguf"
     broken.write_bytes(b"not a model at all")
     hearth = HearthController()
     qtbot.addWidget(hearth.window)
     try:
-        hearth.add_model_file(str(broken))
+        hearth.models.add_file(str(broken))
         (box,) = message_boxes
         assert broken.name in box.text() and "GGUF" in box.text()
         assert shows_as_one_line(box.findChild(QLabel, "qt_msgbox_label")), "the warning rendered the file name as HTML"

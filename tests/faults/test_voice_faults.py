@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_a_microphone_pulled_out_mid_sentence_is_reported_not_hung(qtbot, pulse, starter_whisper):
-    from app.voice_controller import VoiceController
+    from app.gui.voice_controller import VoiceController
     from engine.speech import Transcriber
 
     controller = VoiceController(Transcriber(starter_whisper))
@@ -45,7 +45,7 @@ def test_with_no_sound_system_at_all_the_button_is_disabled_with_a_reason(tmp_pa
         """
         from PySide6.QtWidgets import QApplication
         app = QApplication([])
-        from app.voice_controller import VoiceController
+        from app.gui.voice_controller import VoiceController
         from ui.push_to_talk import PushToTalkButton
         controller = VoiceController()
         button = PushToTalkButton()
@@ -64,7 +64,7 @@ def test_with_no_sound_system_at_all_the_button_is_disabled_with_a_reason(tmp_pa
 
 
 def test_a_transcript_for_a_conversation_the_user_left_never_lands(qtbot, starter_whisper, tmp_path):
-    from app.voice_controller import VoiceController
+    from app.gui.voice_controller import VoiceController
     from engine.speech import Transcriber
 
     transcriber = Transcriber(starter_whisper)
@@ -81,7 +81,7 @@ def test_a_transcript_for_a_conversation_the_user_left_never_lands(qtbot, starte
 
 
 def test_takes_are_transcribed_in_order_and_can_be_sent_at_once(qtbot, starter_whisper, tmp_path):
-    from app.voice_controller import VoiceController
+    from app.gui.voice_controller import VoiceController
     from engine.speech import Transcriber
 
     controller = VoiceController(Transcriber(starter_whisper), send_immediately=True)
@@ -94,7 +94,7 @@ def test_takes_are_transcribed_in_order_and_can_be_sent_at_once(qtbot, starter_w
 
 
 def test_a_quick_tap_says_nothing_was_heard(qtbot, starter_whisper):
-    from app.voice_controller import VoiceController
+    from app.gui.voice_controller import VoiceController
     from engine.speech import Transcriber
 
     controller = VoiceController(Transcriber(starter_whisper))
@@ -104,7 +104,7 @@ def test_a_quick_tap_says_nothing_was_heard(qtbot, starter_whisper):
 
 
 def test_a_broken_speech_model_is_reported_at_start(qtbot, tmp_path, starter_whisper):
-    from app.voice_controller import VoiceController
+    from app.gui.voice_controller import VoiceController
     from engine.speech import Transcriber
 
     broken = tmp_path / "whisper"
@@ -120,11 +120,11 @@ def test_a_broken_speech_model_is_reported_at_start(qtbot, tmp_path, starter_whi
 
 def test_the_cli_prints_text_or_one_line_of_error(tmp_path):
     wav = say_to_wav(SENTENCES[2], tmp_path / "speech.wav")
-    ok = subprocess.run([sys.executable, "-m", "app.cli_transcribe", str(wav)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run([sys.executable, "-m", "app.cli.transcribe", str(wav)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and "kitchen" in ok.stdout.lower()
     junk = tmp_path / "junk.ogg"
     junk.write_bytes(b"OggS" + bytes(range(256)) * 4)
-    bad = subprocess.run([sys.executable, "-m", "app.cli_transcribe", str(junk)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run([sys.executable, "-m", "app.cli.transcribe", str(junk)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "junk.ogg" in bad.stderr
 
@@ -133,7 +133,7 @@ def test_the_cli_prints_text_or_one_line_of_error(tmp_path):
 def test_any_bytes_from_a_driver_become_bounded_mono_samples(data, fmt, channels):
     from PySide6.QtMultimedia import QAudioFormat
 
-    from app.recorder import level_of, pcm_to_float, resample
+    from app.gui.recorder import level_of, pcm_to_float, resample
 
     samples = pcm_to_float(data, getattr(QAudioFormat.SampleFormat, fmt), channels)
     assert samples.dtype == np.float32 and np.all(np.abs(samples) <= 1.0)

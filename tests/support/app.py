@@ -8,7 +8,7 @@ from typing import Any
 
 @contextmanager
 def running_hearth(qtbot, settings: dict[str, Any] | None = None, *, show: bool = True) -> Iterator[Any]:
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
     from app.settings import Settings
 
     for key, value in (settings or {}).items():

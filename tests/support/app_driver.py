@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 def main() -> None:
     app = QApplication([])
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
     from app.settings import Settings
 
     Settings().set("chat/max_tokens", 2000)
@@ -27,9 +27,9 @@ def main() -> None:
 
     def tick() -> None:
         if not state["sent"] and hearth.engine.ready:
-            hearth.chat.send("Write a very long story about a lighthouse keeper and the sea, in many chapters.")
+            hearth.answers.send("Write a very long story about a lighthouse keeper and the sea, in many chapters.")
             state["sent"] = True
-            print(f"SENT {hearth.chat.current_id}", flush=True)
+            print(f"SENT {hearth.transcript.current_id}", flush=True)
         widgets = hearth.window.messages.widgets()
         if state["sent"] and widgets:
             chars = len(widgets[-1].text())

@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from app.main_window_controller import HearthController
+from app.gui.main_window_controller import HearthController
 from ui.search_results import HIT_RUNS_ROLE
 from tests.support.app import running_hearth
 
@@ -38,8 +38,8 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
     send(qtbot, hearth, "Hello! Who are you?")
     assert window.composer.edit.toPlainText() == ""
     deltas = []
-    hearth.chat.answer_finished.connect(lambda mid: None)
-    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=90000) as finished:
+    hearth.answers.answer_finished.connect(lambda mid: None)
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=90000) as finished:
         pass
     first_answer_id = finished.args[0]
     answer = hearth.store.get_message(first_answer_id)
@@ -48,24 +48,24 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
     assert "tok/s" in last_widget(hearth)._footer.text()
 
     # A long answer, stopped mid-way: kept and marked interrupted.
-    hearth.chat.settings.set("chat/max_tokens", 400)
+    hearth.settings.set("chat/max_tokens", 400)
     send(qtbot, hearth, "Write a long story about a lighthouse keeper.")
     qtbot.waitUntil(lambda: len(last_widget(hearth).text()) > 20, timeout=60000)
-    assert hearth.chat.streaming, last_widget(hearth).text()
+    assert hearth.answers.streaming, last_widget(hearth).text()
     assert window.composer.stop_button.isVisible()
-    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=30000) as stopped:
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=30000) as stopped:
         qtbot.mouseClick(window.composer.stop_button, Qt.MouseButton.LeftButton)
     partial = hearth.store.get_message(stopped.args[0])
     assert partial.state == "interrupted" and partial.content
     assert last_widget(hearth).state == "interrupted"
 
     # Regenerate replaces the last answer with a new one, streamed in pieces.
-    hearth.chat.settings.set("chat/max_tokens", 30)
+    hearth.settings.set("chat/max_tokens", 30)
     pieces = []
-    hearth.chat.engine  # noqa: B018
+    hearth.engine  # noqa: B018
     regenerate = last_widget(hearth).regenerate_button
     assert regenerate.isVisible()
-    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000) as regenerated:
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000) as regenerated:
         qtbot.mouseClick(regenerate, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: last_widget(hearth).message_id != stopped.args[0], timeout=5000)
         last_widget(hearth).layout()  # noqa: B018
@@ -80,7 +80,7 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
     qtbot.mouseClick(answer.earlier_version_button, Qt.MouseButton.LeftButton)
     assert answer.text() == partial.content and answer.state == "interrupted"
     assert answer.version_label.text() == "1 / 2"
-    assert hearth.store.messages(hearth.chat.current_id)[-1].content == partial.content
+    assert hearth.store.messages(hearth.transcript.current_id)[-1].content == partial.content
     qtbot.mouseClick(answer.later_version_button, Qt.MouseButton.LeftButton)
     assert answer.text() == new_text and answer.state == "complete" and "tok/s" in answer._footer.text()
     # The same from the keyboard, while typing the next question.
@@ -89,7 +89,7 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
     assert answer.text() == partial.content
     qtbot.keyClick(window.composer.edit, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
     assert answer.text() == new_text
-    first_conversation = hearth.chat.current_id
+    first_conversation = hearth.transcript.current_id
     messages_in_first = len(window.messages.message_ids())
     assert messages_in_first == 4
 
@@ -97,13 +97,13 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
     qtbot.mouseClick(window.conversations.new_button, Qt.MouseButton.LeftButton)
     assert window.messages.message_ids() == []
     send(qtbot, hearth, "What is 2 + 2?")
-    qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000).wait()
+    qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000).wait()
     assert len(hearth.store.list_conversations()) == 2
     items = window.conversations.list
     first_item = next(items.item(i) for i in range(items.count())
                       if items.item(i).data(Qt.ItemDataRole.UserRole) == first_conversation)
     qtbot.mouseClick(items.viewport(), Qt.MouseButton.LeftButton, pos=items.visualItemRect(first_item).center())
-    assert hearth.chat.current_id == first_conversation
+    assert hearth.transcript.current_id == first_conversation
     assert len(window.messages.message_ids()) == messages_in_first
 
     # Quit and relaunch: the history is intact.
@@ -116,7 +116,7 @@ def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot
         assert relaunched.window.conversations.list.count() == 2
         texts = [w.text() for w in relaunched.window.messages.widgets()]
         assert texts and all(t.strip() for t in texts)
-        relaunched.chat.open(first_conversation)
+        relaunched.transcript.open(first_conversation)
         assert relaunched.window.messages.widgets()[-1].version_label.text() == "2 / 2"
         assert relaunched.store.integrity_check() == "ok"
     finally:
@@ -128,9 +128,9 @@ def test_edit_and_resend_the_last_message(qtbot, hearth):
     the draft the composer held before comes back too."""
     wait_ready(qtbot, hearth)
     send(qtbot, hearth, "Tell me about cats")
-    qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000).wait()
+    qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000).wait()
     composer = hearth.window.composer
-    before = [(m.id, m.content) for m in hearth.store.messages(hearth.chat.current_id)]
+    before = [(m.id, m.content) for m in hearth.store.messages(hearth.transcript.current_id)]
     qtbot.keyClicks(composer.edit, "a half-written thought")
 
     user_widget = hearth.window.messages.widgets()[0]
@@ -138,28 +138,28 @@ def test_edit_and_resend_the_last_message(qtbot, hearth):
     qtbot.mouseClick(user_widget.edit_button, Qt.MouseButton.LeftButton)
     assert composer.edit.toPlainText() == "Tell me about cats"
     assert composer.edit_bar.isVisible() and user_widget._state_label.text() == "editing…"
-    assert [(m.id, m.content) for m in hearth.store.messages(hearth.chat.current_id)] == before
+    assert [(m.id, m.content) for m in hearth.store.messages(hearth.transcript.current_id)] == before
     assert len(hearth.window.messages.message_ids()) == 2, "the turn stays on screen while it is edited"
 
     qtbot.keyClick(composer.edit, Qt.Key.Key_Escape)
     assert composer.edit.toPlainText() == "a half-written thought"
     assert not composer.edit_bar.isVisible() and user_widget._state_label.text() == ""
-    assert [(m.id, m.content) for m in hearth.store.messages(hearth.chat.current_id)] == before
+    assert [(m.id, m.content) for m in hearth.store.messages(hearth.transcript.current_id)] == before
 
     composer.edit.clear()
     qtbot.keyClicks(composer.edit, "a later idea")
     qtbot.mouseClick(user_widget.edit_button, Qt.MouseButton.LeftButton)
     composer.edit.selectAll()
     qtbot.keyClicks(composer.edit, "Tell me about dogs")
-    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000):
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000):
         qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
-    messages = hearth.store.messages(hearth.chat.current_id)
+    messages = hearth.store.messages(hearth.transcript.current_id)
     assert [m.content for m in messages][0] == "Tell me about dogs" and len(messages) == 2
     assert messages[0].id == before[0][0], "the question keeps its place (and its images)"
     assert not composer.edit_bar.isVisible()
     assert composer.edit.toPlainText() == "a later idea", "the draft set aside for the edit comes back"
     assert [w.text() for w in hearth.window.messages.widgets()][0] == "Tell me about dogs"
-    assert hearth.store.get_conversation(hearth.chat.current_id).title == "Tell me about dogs", \
+    assert hearth.store.get_conversation(hearth.transcript.current_id).title == "Tell me about dogs", \
         "a title made from the first question follows its edit"
 
 
@@ -170,11 +170,11 @@ def test_opening_another_chat_gives_up_an_edit(qtbot, hearth):
     store.add_message(first.id, "assistant", "And this answer")
     second = store.create_conversation(title="Second")
     hearth.refresh_conversations()
-    hearth.chat.open(first.id)
-    hearth.chat.edit(question.id)
+    hearth.transcript.open(first.id)
+    hearth.transcript.edit(question.id)
     assert hearth.window.composer.edit.toPlainText() == "Keep this question"
 
-    hearth.chat.open(second.id)
+    hearth.transcript.open(second.id)
     assert hearth.window.composer.edit.toPlainText() == ""
     assert not hearth.window.composer.edit_bar.isVisible()
     assert [m.content for m in store.messages(first.id)] == ["Keep this question", "And this answer"]
@@ -192,18 +192,18 @@ def test_shift_enter_adds_a_line_instead_of_sending(qtbot, hearth):
 def test_ctrl_n_starts_a_new_chat_ready_for_typing_and_it_is_titled_from_the_first_words(qtbot, hearth):
     first = hearth.store.create_conversation(title="Earlier chat")
     hearth.refresh_conversations()
-    hearth.chat.open(first.id)
+    hearth.transcript.open(first.id)
     hearth.window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is hearth.window)
     qtbot.keyClick(hearth.window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert hearth.chat.current_id != first.id, "Ctrl+N did not start a new chat"
+    assert hearth.transcript.current_id != first.id, "Ctrl+N did not start a new chat"
     assert hearth.window.composer.edit.hasFocus(), "the new chat is not ready for typing"
     qtbot.keyClick(hearth.window.composer.edit, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert len(hearth.store.list_conversations()) == 2, "a second Ctrl+N stacked another empty chat"
 
-    hearth.chat.send("Please give me three tips for keeping houseplants alive during a cold winter")
-    assert hearth.store.get_conversation(hearth.chat.current_id).title == "Please give me three tips for keeping…"
-    hearth.chat.stop()
+    hearth.answers.send("Please give me three tips for keeping houseplants alive during a cold winter")
+    assert hearth.store.get_conversation(hearth.transcript.current_id).title == "Please give me three tips for keeping…"
+    hearth.answers.stop()
 
 
 def gardening_and_cooking(hearth):
@@ -229,7 +229,7 @@ def test_search_finds_messages_across_chats_and_opens_the_right_one(qtbot, heart
     assert "Gardening" in results.item(0).text()
     assert results.item(0).text().endswith("You: How deep should I plant tulip bulbs?")
     qtbot.mouseClick(results.viewport(), Qt.MouseButton.LeftButton, pos=results.visualItemRect(results.item(0)).center())
-    assert hearth.chat.current_id == a.id
+    assert hearth.transcript.current_id == a.id
 
 
 def test_delete_a_chat_and_undo_it(qtbot, hearth):
@@ -251,9 +251,9 @@ def test_a_chat_longer_than_the_context_says_so_and_still_answers(qtbot):
         for i in range(30):
             hearth.store.add_message(long_chat.id, "user" if i % 2 == 0 else "assistant", f"Message {i}: " + "words " * 60)
         hearth.refresh_conversations()
-        hearth.chat.open(long_chat.id)
+        hearth.transcript.open(long_chat.id)
         wait_ready(qtbot, hearth)
-        with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000) as finished:
+        with qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000) as finished:
             send(qtbot, hearth, "Summarise our chat.")
         note = hearth.window.messages.context_note
         assert not note.isHidden() and "no longer sees" in note.text() and "system prompt is kept" in note.text()
@@ -262,13 +262,13 @@ def test_a_chat_longer_than_the_context_says_so_and_still_answers(qtbot):
 
 
 def test_a_long_chat_opens_at_its_newest_messages_and_scrolling_up_brings_the_earlier_ones(qtbot, hearth):
-    from app.chat_controller import PAGE
+    from app.gui.transcript_controller import PAGE
 
     long_chat = hearth.store.create_conversation(title="Years of chat")
     for i in range(100):
         hearth.store.add_message(long_chat.id, "user" if i % 2 == 0 else "assistant", f"Message {i}\n\nwith a second line")
     hearth.window.resize(900, 600)
-    hearth.chat.open(long_chat.id)
+    hearth.transcript.open(long_chat.id)
     view = hearth.window.messages
     shown = lambda: [w.text().split("\n")[0] for w in view.widgets()]  # noqa: E731
     assert shown() == [f"Message {i}" for i in range(100 - PAGE, 100)]
@@ -318,14 +318,14 @@ def test_right_clicking_another_chat_leaves_the_open_one_marked(qtbot, hearth):
     older = hearth.store.create_conversation(title="Older")
     newer = hearth.store.create_conversation(title="Newer")
     hearth.refresh_conversations()
-    hearth.chat.open(newer.id)
+    hearth.transcript.open(newer.id)
     chats = hearth.window.conversations.list
     QTimer.singleShot(50, lambda: QApplication.activePopupWidget().close())  # the reader changes their mind
     older_row = next(chats.item(r) for r in range(chats.count()) if chats.item(r).text() == "Older")
     chats.setCurrentItem(older_row)  # what the right button's press does
     chats.customContextMenuRequested.emit(chats.visualItemRect(older_row).center())
 
-    assert hearth.chat.current_id == newer.id
+    assert hearth.transcript.current_id == newer.id
     assert chats.currentItem().text() == "Newer"
 
 
@@ -357,7 +357,7 @@ def test_the_keyboard_finds_opens_and_tidies_chats(qtbot, hearth, monkeypatch):
     assert pane.search.hasFocus()
     qtbot.keyClicks(pane.search, "tulip")
     qtbot.keyClick(pane.search, Qt.Key.Key_Return)
-    assert hearth.chat.current_id == garden.id
+    qtbot.waitUntil(lambda: hearth.transcript.current_id == garden.id, timeout=3000)  # hits arrive from the background
     qtbot.keyClick(pane.search, Qt.Key.Key_Escape)
     assert pane.search.text() == "" and pane.list.isVisible()
     assert window.composer.edit.hasFocus()
@@ -395,14 +395,14 @@ def test_the_window_and_an_unsent_message_come_back_after_a_relaunch(qtbot):
 
 def test_new_chat_gives_back_the_empty_chat_instead_of_piling_up_more(qtbot):
     with running_hearth(qtbot) as hearth:
-        store, chat = hearth.store, hearth.chat
+        store, chats = hearth.store, hearth.conversations
         older = store.create_conversation("Soup recipes")
         store.add_message(older.id, "user", "Leek and potato?")
-        empty = chat.new_conversation()
-        assert chat.new_conversation() == empty, "Ctrl+N twice gives one chat"
-        chat.open(older.id)
+        empty = chats.new_conversation()
+        assert chats.new_conversation() == empty, "Ctrl+N twice gives one chat"
+        hearth.transcript.open(older.id)
         store.add_message(older.id, "user", "And a cold one for summer?")  # the older chat is the newest again
-        assert chat.new_conversation() == empty
+        assert chats.new_conversation() == empty
         listed = store.list_conversations()
         assert listed[0].id == empty, "the empty chat comes back to the top"
         assert sum(c.title == "New chat" for c in listed) == 1

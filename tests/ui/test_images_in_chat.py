@@ -10,7 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
 from app import paths
-from app.main_window_controller import HearthController
+from app.gui.main_window_controller import HearthController
 from app.settings import Settings
 from tests.support.tiny_vision import tiny_vision_model  # noqa: F401 - fixture
 
@@ -72,11 +72,11 @@ def test_drop_paste_and_send_images_to_a_vision_model(qtbot, hearth_with, tiny_v
 
     qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
     qtbot.keyClicks(composer.edit, "What colours are these?")
-    with qtbot.waitSignal(hearth.chat.answer_finished, timeout=60000) as finished:
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=60000) as finished:
         qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
     answer = hearth.store.get_message(finished.args[0])
     assert answer.state == "complete" and answer.completion_tokens > 0
-    user = hearth.store.messages(hearth.chat.current_id)[0]
+    user = hearth.store.messages(hearth.transcript.current_id)[0]
     stored = hearth.store.attachments(user.id)
     assert len(stored) == 2
     for attachment in stored:

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
 
 from app import paths
-from app.library_controller import LibraryController
-from app.main_window_controller import HearthController
+from app.gui.library_controller import LibraryController
+from app.gui.main_window_controller import HearthController
 from app.settings import Settings
 from tests.support.fake_hub import FakeHub, isolate_hf_token, make_gguf_bytes
 
@@ -52,7 +52,7 @@ class App:
         qtbot.addWidget(self.hearth.window)
         self.hearth.window.show()
         if self.hearth.library is None:  # start() makes it; this one must talk to the test hub first
-            self.hearth.library = LibraryController(self.hearth)
+            self.hearth.library = LibraryController(self.hearth.window, self.hearth.settings, self.hearth.models, self.hearth.engine)
         self.library: LibraryController = self.hearth.library
         self.library.use_hub(hub.endpoint)
         if start:
@@ -159,7 +159,7 @@ def test_find_download_and_chat_with_a_model_from_hugging_face(qtbot, hub, launc
     composer = window.composer
     composer.edit.setFocus()
     qtbot.keyClicks(composer.edit, "Say hello.")
-    with qtbot.waitSignal(app.hearth.chat.answer_finished, timeout=60000) as finished:
+    with qtbot.waitSignal(app.hearth.answers.answer_finished, timeout=60000) as finished:
         qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
     answer = app.hearth.store.get_message(finished.args[0])
     assert answer.state == "complete" and answer.content.strip()

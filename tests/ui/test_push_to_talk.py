@@ -38,7 +38,7 @@ def make_window(qtbot, controller=None):
 
 
 def test_holding_the_button_while_speaking_puts_the_words_in_the_message_box(qtbot, pulse, starter_whisper, tmp_path):
-    from app.voice_controller import VoiceController
+    from app.gui.voice_controller import VoiceController
     from engine.speech import Transcriber
 
     wav = say_to_wav(LONG_SENTENCE, tmp_path / "speech.wav")
@@ -65,8 +65,8 @@ def test_holding_the_button_while_speaking_puts_the_words_in_the_message_box(qtb
 
 
 def test_no_microphone_disables_the_button_and_says_why(qtbot, pulse, starter_whisper):
-    from app.recorder import Recorder
-    from app.voice_controller import VoiceController
+    from app.gui.recorder import Recorder
+    from app.gui.voice_controller import VoiceController
     from engine.speech import Transcriber
 
     controller = VoiceController(Transcriber(starter_whisper), Recorder("unplugged-usb-mic"))

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from engine.models.download import DownloadCancelled, Downloader, DownloadPaused, DownloadProgress, human_size
+from engine.models.download import DownloadCancelled, Downloader, DownloadPaused, DownloadProgress
 from engine.models.hub import HubClient, HubError, parse_repo_ref, pick_default_file, pick_projector
+from engine.models.records import human_size
 
 EXIT_FAILED = 2
 EXIT_INTERRUPTED = 130

@@ -14,8 +14,9 @@ from collections import deque
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.operations import CancelToken, Tickets, run_in_background
-from app.recorder import Recorder
+from app.gui.operations import Tickets, run_in_background
+from app.gui.recorder import Recorder
+from engine.cancel import Cancel
 from engine.speech import SpeechCancelled, SpeechError, Transcriber, Transcript
 
 IDLE, RECORDING, TRANSCRIBING = "idle", "recording", "transcribing"
@@ -46,7 +47,7 @@ class VoiceController(QObject):
         self.language = language
         self._tickets = Tickets()
         self._ticket = self._tickets.next()
-        self._cancel = CancelToken()
+        self._cancel = Cancel()
         self._waiting: deque[np.ndarray] = deque()
         self._busy = False
         self._state = IDLE
@@ -83,7 +84,7 @@ class VoiceController(QObject):
         """Drop the current take and every transcript still in flight."""
         self.recorder.cancel()
         self._cancel.cancel()
-        self._cancel = CancelToken()
+        self._cancel = Cancel()
         self._ticket = self._tickets.next()
         self._waiting.clear()
         self._busy = False

@@ -12,21 +12,23 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QMenu
 
 from app import paths
-from app.operations import CancelToken, Tickets, run_in_background
+from app.gui.operations import Tickets, run_in_background
+from engine.cancel import Cancel
 from engine.models.catalog import fit, load_catalog
 from engine.models.download import Downloader, DownloadCancelled, DownloadPaused, DownloadProgress
 from engine.models.hardware import Hardware, detect_hardware
 from engine.models.hub import (AuthError, GatedRepoError, HubClient, HubError, InvalidRepoRef, RepoNotFound,
-                               RepoSummary, parse_repo_ref, pick_projector, save_token)
-from engine.models.library import LibraryEntry, ModelLibrary
+                               parse_repo_ref, pick_projector, save_token)
+from engine.models.library import ModelLibrary
 from engine.models.model_choice import describe_gpu, download_key, pending_downloads, picker_entries
+from engine.models.records import LibraryEntry, RepoSummary
+from app.gui.engine_service import EngineService
+from app.gui.model_picker import ModelPicker
 from ui.model_library_dialog import ModelLibraryDialog
 
 UI_UPDATES_PER_SECOND = 10
@@ -39,8 +41,8 @@ class _Download:
     repo_id: str
     filename: str  # "" = every file of the repo (a speech model)
     mmproj: str | None  # "" = none; None = find it in the repo
-    cancel: CancelToken = field(default_factory=CancelToken)
-    pause: CancelToken = field(default_factory=CancelToken)
+    cancel: Cancel = field(default_factory=Cancel)
+    pause: Cancel = field(default_factory=Cancel)
     finished: threading.Event = field(default_factory=threading.Event)
     last_ui: float = 0.0
     total: int | None = None
@@ -51,16 +53,18 @@ class _Download:
 
 
 class LibraryController(QObject):
-    def __init__(self, hearth_controller: Any, hub_endpoint: str | None = None, *,
-                 hardware: Hardware | None = None) -> None:
-        super().__init__(hearth_controller.window)
-        self.hearth = hearth_controller
-        self.settings = hearth_controller.settings
+    def __init__(self, window, settings, models: ModelPicker, engine: EngineService,
+                 hub_endpoint: str | None = None, *, hardware: Hardware | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.settings = settings
+        self.models = models
+        self.engine = engine
         self.models_dir = paths.models_dir()
         self.use_hub(hub_endpoint)
         self.library = ModelLibrary(self.models_dir)
         self.entries: list[LibraryEntry] = []
-        self.dialog = ModelLibraryDialog(hearth_controller.window)
+        self.dialog = ModelLibraryDialog(window)
         self._hardware = hardware
         self._scan_tickets, self._search_tickets, self._files_tickets = Tickets(), Tickets(), Tickets()
         self._known: dict[str, _Download] = {}  # every row in Downloads, by key
@@ -71,7 +75,6 @@ class LibraryController(QObject):
         self._closed = False
         self._gpu_timer.setInterval(GPU_LAYERS_SETTLE_MS)
         self._gpu_timer.timeout.connect(self._apply_gpu_layers)
-        self._attached = False
 
         d = self.dialog
         d.use_model.connect(self.use_model)
@@ -82,12 +85,12 @@ class LibraryController(QObject):
         d.search_requested.connect(self.search)
         d.repo_selected.connect(self.list_repo)
         d.token_entered.connect(self.save_token)
-        d.add_file_requested.connect(lambda: self.hearth.add_model_file())
+        d.add_file_requested.connect(lambda: self.models.add_file())
         d.gpu_layers_changed.connect(self._gpu_layers_changed)
         d.show_folder_requested.connect(self._show_folder)
         d.set_gpu("Checking what llama.cpp can run on…", self.settings.get("engine/n_gpu_layers"))
 
-        self.attach(hearth_controller)
+        self._attach()
         self._show_pending()
         self._load_catalog()
         app = QCoreApplication.instance()
@@ -95,25 +98,13 @@ class LibraryController(QObject):
             app.aboutToQuit.connect(self.shutdown)
 
     # -- wiring ------------------------------------------------------------------------------------
-    def attach(self, hearth_controller: Any) -> None:
-        """Add "Model library…" (Ctrl+L) to the Chat menu and take over filling the model picker."""
-        if self._attached:
-            return
-        self._attached = True
-        window = hearth_controller.window
-        self.open_action = QAction("Model library…", window)
+    def _attach(self) -> None:
+        """Add "Model library…" (Ctrl+L) to the Chat menu and fill the model picker from the scans."""
+        self.open_action = QAction("Model library…", self.window)
         self.open_action.setShortcut(QKeySequence("Ctrl+L"))
         self.open_action.triggered.connect(self.open_dialog)
-        menu = next((m for m in window.menuBar().findChildren(QMenu) if m.title().replace("&", "") == "Chat"), None)
-        if menu is not None:
-            before = getattr(window, "add_model_action", None)
-            if before is not None and before in menu.actions():
-                menu.insertAction(before, self.open_action)
-            else:
-                menu.addAction(self.open_action)
-        else:
-            window.addAction(self.open_action)
-        hearth_controller.refresh_models = self.refresh
+        self.window.add_chat_menu_action(self.open_action)
+        self.models.use_library(self.refresh)
 
     def use_hub(self, endpoint: str | None) -> None:
         """Talk to the hub at `endpoint` (a mirror, or a test hub); None: huggingface_hub's default."""
@@ -155,8 +146,8 @@ class LibraryController(QObject):
 
     def _scanned(self, entries: list[LibraryEntry]) -> None:
         self.entries = entries
-        current = str(self.hearth.model_path() or "")
-        self.hearth.window.set_models(picker_entries(entries), current)
+        current = str(self.models.model_path() or "")
+        self.models.show_local_models(picker_entries(entries))
         self.dialog.set_installed(entries, current)
 
     def _scan_failed(self, exc: BaseException) -> None:
@@ -170,7 +161,7 @@ class LibraryController(QObject):
             self.dialog.set_status(f"Speech input now uses {Path(path).name}.")
             return
         self.dialog.set_status(f"Loading {Path(path).name}…")
-        self.hearth.choose_model(path)  # saves the choice, refills the picker (through refresh) and reloads
+        self.models.choose(path)  # saves the choice, refills the picker (through refresh) and reloads
 
     def _show_folder(self, folder: str) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(folder or str(self.models_dir)))
@@ -180,7 +171,7 @@ class LibraryController(QObject):
         known = self._hardware
 
         def work():
-            from engine.llm.gpu import gpu_backends
+            from engine.models.gpu import gpu_backends
 
             hardware = known or detect_hardware()
             return [(entry, fit(entry, hardware)) for entry in load_catalog()], gpu_backends()
@@ -199,13 +190,16 @@ class LibraryController(QObject):
 
     def _apply_gpu_layers(self) -> None:
         """Reload the local model if the layers it runs with would change."""
-        plan = self.hearth.engine.plan
-        wanted = self.hearth.endpoint_plan()
+        plan = self.engine.plan
+        try:
+            wanted = self.models.endpoint_plan()
+        except ValueError:  # the model file is no longer usable: the picker says so on load
+            return
         if plan is None or plan.local is None or wanted is None or wanted.local is None:
             return
         if wanted.local.n_gpu_layers != plan.local.n_gpu_layers:
             self.dialog.set_status("Reloading the model with the new GPU layers…")
-            self.hearth.load_engine()
+            self.models.load_engine()
 
     # -- Hugging Face search ---------------------------------------------------------------------
     def search(self, text: str) -> None:

@@ -38,20 +38,6 @@ class Tickets:
         return ticket == self._current
 
 
-class CancelToken:
-    """Set from the GUI thread, polled by the work between steps."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-
 class _Channel(QObject):
     succeeded = Signal(object)
     failed = Signal(object, str)

@@ -8,7 +8,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QToolButton
 
 from app import paths
-from app.operations import run_in_background
+from app.gui.operations import run_in_background
 from engine.vision import ImageIntakeError, PreparedImage, prepare_image, store_image
 from ui.attachment_tray import AttachmentTray
 from ui.image_viewer import show_image
@@ -91,14 +91,25 @@ class ImageController(QObject):
 
     def take_for_sending(self) -> list[dict]:
         """Write pending images to the attachments folder; raises ImageIntakeError (e.g. disk full)."""
+        return self.write(list(self.pending.values()))
+
+    def write(self, images: list[PreparedImage]) -> list[dict]:
+        """Write prepared images to the attachments folder, as the store records them."""
         attachments = []
         folder = paths.attachments_dir()
-        for prepared in self.pending.values():
+        for prepared in images:
             path = store_image(prepared, folder)
             attachments.append({"sha256": prepared.sha256, "mime": prepared.mime,
                                 "path": str(path.relative_to(folder)), "width": prepared.width,
                                 "height": prepared.height, "size": len(prepared.data)})
         return attachments
+
+    def restore(self, images: list[PreparedImage]) -> None:
+        """Images of a question taken back from the queue return to the tray."""
+        for prepared in images:
+            if prepared.sha256 not in self.pending:
+                self.pending[prepared.sha256] = prepared
+                self.tray.add_image(prepared.sha256, prepared.data, prepared.name)
 
     def clear(self) -> None:
         self.pending.clear()

@@ -1,55 +1,35 @@
-"""Builds the window and connects it to the store, the engine service and the chat controller."""
+"""Builds the window and connects it to the store, the engine service and the controllers.
+Each controller gets the few objects it uses, not this one."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtWidgets import QMessageBox
 
 from app import paths
-from app.chat_controller import ChatController
-from app.engine_service import EndpointPlan, EngineService, default_threads
-from app.responsiveness import freeze_what_is_built, keep_the_window_responsive
+from app.gui.answer_controller import AnswerController, Question
+from app.gui.answer_runner import AnswerRunner
+from app.gui.conversations_controller import ConversationsController
+from app.gui.engine_service import EngineService
+from app.gui.image_controller import ImageController
+from app.gui.model_picker import ModelPicker
+from app.gui.operations import Tickets, run_in_background
+from app.gui.responsiveness import freeze_what_is_built, keep_the_window_responsive
+from app.gui.transcript_controller import TranscriptController
+from app.gui.window_state import WindowState
 from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
-from app.window_state import WindowState
-from engine.llm.host import HostConfig
-from engine.models.starter import starter_llm_path
+from engine.chat import PromptPlanner, SamplingDefaults
 from engine.store import Store
-from app.image_controller import ImageController
 from ui.drop_target import DropTarget
 from ui.image_viewer import show_image
 from ui.main_window import MainWindow
+from ui.queued_messages import QueuedMessages
 from ui.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
-    from app.library_controller import LibraryController
-
-
-def gpu_layers(requested: int) -> int:
-    """-1 means all layers when llama.cpp has a GPU backend; otherwise the CPU."""
-    if requested != -1:
-        return requested
-    try:
-        from engine.llm.gpu import default_gpu_layers, gpu_backends
-
-        return default_gpu_layers(gpu_backends())
-    except Exception:  # noqa: BLE001 - detection must never stop the app
-        return 0
-
-
-def vision_parts(model: Path) -> tuple[Path | None, str | None]:
-    """The projector beside a vision model and the chat handler for its family."""
-    try:
-        from engine.llm.vision_format import chat_format_for
-        from engine.models.gguf_info import inspect_gguf
-
-        info = inspect_gguf(model)
-        if info.mmproj_path:
-            return Path(info.mmproj_path), chat_format_for(info, info.mmproj_path)
-    except Exception:  # noqa: BLE001 - a model the inspector dislikes still gets its chance in the host
-        pass
-    return None, None
+    from app.gui.library_controller import LibraryController
 
 
 class HearthController:
@@ -59,14 +39,33 @@ class HearthController:
         self.store, self.recovery = Store.open_or_recover(paths.database_path())
         self.store.purge_deleted()
         self.engine = EngineService(paths.logs_dir())
-        self.chat = ChatController(self.store, self.settings, self.engine, self.window.messages, self.window.composer)
-        self._deleted: int | None = None
         w = self.window
+        self.models = ModelPicker(w, self.settings, self.engine)
+        self.transcript = TranscriptController(self.store, w.messages, w.composer, paths.attachments_dir(),
+                                               answering=lambda: self.answers.streaming)
+        self.conversations = ConversationsController(self.store, self.transcript,
+                                                     lambda: self.settings.get("chat/system_prompt"))
+        self.images = ImageController(w.composer, w)
+        self.runner = AnswerRunner(self.store, PromptPlanner(self.store, paths.attachments_dir()))
+        self.answers = AnswerController(self.store, self.engine, self.transcript, w.composer, self.runner,
+                                        sampling_defaults=self._sampling_defaults,
+                                        new_conversation=self.conversations.new_conversation,
+                                        write_images=self.images.write)
+        self.queued = QueuedMessages()
+        w.messages.set_footer(self.queued)
+        self.queued.edit_requested.connect(self._edit_queued)
+        self.queued.remove_requested.connect(self.answers.take_queued)
+        self.queued.send_now_requested.connect(self.answers.send_queued_now)
+        self.answers.queue_changed.connect(self._show_queue)
+        self.answers.streaming_changed.connect(lambda _: self._show_queue())
+        self._deleted: int | None = None
+        self._search_tickets = Tickets()
+        self._search_pool = QThreadPool(w)  # its own thread: never queued behind a model load or a scan
+        self._search_pool.setMaxThreadCount(1)
         self.window_state = WindowState(self.settings, w)
         self.window_state.restore()
-        self.images = ImageController(w.composer, w)
         self.images.problem.connect(w.composer.show_notice)
-        self.images.model_files_dropped.connect(lambda files: self.add_model_file(files[0]))
+        self.images.model_files_dropped.connect(lambda files: self.models.add_file(files[0]))
         self.drop_target = DropTarget(w)
         self.drop_target.watch(w)
         self.drop_target.watch(w.composer.edit)
@@ -77,24 +76,25 @@ class HearthController:
         self.voice = self._make_voice()
         w.messages.image_clicked.connect(lambda path: show_image(path, Path(path).name, w))
         w.composer.send_requested.connect(self._send)
-        w.composer.stop_requested.connect(self.chat.stop)
-        w.conversations.new_requested.connect(self.chat.new_conversation)
-        w.conversations.conversation_selected.connect(self.chat.open)
-        w.conversations.search_hit_selected.connect(lambda cid, mid: self.chat.open(cid, show_message=mid))
-        w.conversations.rename_requested.connect(self.chat.rename)
+        w.composer.stop_requested.connect(self.answers.stop)
+        w.conversations.new_requested.connect(self.conversations.new_conversation)
+        w.conversations.conversation_selected.connect(self.transcript.open)
+        w.conversations.search_hit_selected.connect(lambda cid, mid: self.transcript.open(cid, show_message=mid))
+        w.conversations.rename_requested.connect(self.conversations.rename)
         w.conversations.delete_requested.connect(self._delete)
         w.conversations.settings_requested.connect(self.edit_conversation_settings)
         w.conversations.search_changed.connect(self._search)
         w.undo_delete_requested.connect(self._undo_delete)
         w.settings_requested.connect(self.edit_settings)
         w.conversation_settings_requested.connect(self.edit_conversation_settings)
-        w.add_model_requested.connect(self.add_model_file)
-        w.model_chosen.connect(self.choose_model)
-        w.regenerate_last_requested.connect(self._regenerate_last)
-        w.other_answer_requested.connect(self._show_other_answer)
-        self.chat.conversations_changed.connect(self.refresh_conversations)
-        self.chat.current_changed.connect(w.conversations.select)
-        self.chat.status.connect(lambda text: w.statusBar().showMessage(text, 15000))
+        w.regenerate_last_requested.connect(self.answers.regenerate_last)
+        w.other_answer_requested.connect(self.transcript.step_last_version)
+        for source in (self.conversations, self.answers):
+            source.conversations_changed.connect(self.refresh_conversations)
+        self.transcript.current_changed.connect(w.conversations.select)
+        self.transcript.current_changed.connect(lambda _: self._show_queue())
+        for source in (self.transcript, self.answers):
+            source.status.connect(lambda text: w.statusBar().showMessage(text, 15000))
         self.engine.state_changed.connect(self._engine_state)
         self.engine.model_failed.connect(lambda msg: w.set_engine_status(f"Model failed: {msg}", error=True))
         self.engine.engine_died.connect(self._engine_died)
@@ -108,16 +108,16 @@ class HearthController:
 
     # -- start and stop --------------------------------------------------------
     def start(self) -> None:
-        from app.library_controller import LibraryController
+        from app.gui.library_controller import LibraryController
 
         if self.library is None:
-            self.library = LibraryController(self)
+            self.library = LibraryController(self.window, self.settings, self.models, self.engine)
         self.refresh_conversations()
         conversations = self.store.list_conversations()
         if conversations:
-            self.chat.open(conversations[0].id)
-        self.refresh_models()
-        self.load_engine()
+            self.transcript.open(conversations[0].id)
+        self.models.refresh()
+        self.models.load_engine()
         self.voice.preload()
         if self.recovery is not None:
             QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, "Chat history was damaged",
@@ -130,38 +130,10 @@ class HearthController:
         if self.library is not None:
             self.library.shutdown()
         self.voice.cancel()
-        self.chat.shutdown(engine_stopped=self.engine.shutdown)
+        self.answers.shutdown(engine_stopped=self.engine.shutdown)
         self.store.close()
 
     # -- engine ------------------------------------------------------------------
-    def model_path(self) -> Path | None:
-        chosen = self.settings.get("model/path")
-        if chosen and Path(chosen).is_file():
-            return Path(chosen)
-        return starter_llm_path()
-
-    def endpoint_plan(self) -> EndpointPlan | None:
-        s = self.settings
-        if s.get("remote/enabled"):
-            return EndpointPlan(remote_url=s.get("remote/base_url"), remote_key=s.get("remote/api_key"),
-                                remote_model=s.get("remote/model"))
-        model = self.model_path()
-        if model is None:
-            return None
-        threads = s.get("engine/n_threads") or default_threads()
-        mmproj, chat_format = vision_parts(model)
-        config = HostConfig(model_path=model, mmproj_path=mmproj, chat_format=chat_format,
-                            n_ctx=s.get("engine/n_ctx"), n_threads=threads,
-                            n_gpu_layers=gpu_layers(s.get("engine/n_gpu_layers")))
-        return EndpointPlan(local=config)
-
-    def load_engine(self) -> None:
-        plan = self.endpoint_plan()
-        if plan is None:
-            self.window.set_engine_status("No model: add a GGUF file (Chat → Add model file…)", error=True)
-            return
-        self.engine.load(plan)
-
     def _engine_state(self, state: str) -> None:
         label = self.engine.plan.label if self.engine.plan else ""
         if state == "loading":
@@ -175,7 +147,8 @@ class HearthController:
                 # arrive from different threads in either order), the news now is that it is back.
                 self.window.statusBar().showMessage(f"{self._last_death} It is running again.", 10000)
             self._last_death = ""
-            self.window.set_engine_status(f"Ready: {label}")
+            endpoint = self.engine.endpoint
+            self.window.set_engine_status(f"Ready: {endpoint.label if endpoint else label}")
             if not self._client_frozen:  # once: later restarts bring nothing new to freeze
                 self._client_frozen = True
                 freeze_what_is_built()
@@ -185,52 +158,13 @@ class HearthController:
         self.window.set_engine_status(report, error=True)
         self.window.statusBar().showMessage(report, 20000)
 
-    # -- models ------------------------------------------------------------------
-    def refresh_models(self) -> None:
-        entries: list[tuple[str, str]] = []
-        starter = starter_llm_path()
-        if starter:
-            entries.append((f"{starter.stem} (bundled)", str(starter)))
-        for extra in self.settings.get_list("model/user_files"):
-            if Path(extra).is_file() and extra not in [p for _, p in entries]:
-                entries.append((Path(extra).name, extra))
-        current = str(self.model_path() or "")
-        self.window.set_models(entries, current)
-
-    def choose_model(self, path: str) -> None:
-        if not path or path == str(self.model_path()):
-            return
-        self.settings.set("model/path", path)
-        self.refresh_models()
-        self.load_engine()
-
-    def add_model_file(self, path: str | None = None) -> None:
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Add a model", str(Path.home()), "GGUF models (*.gguf)")
-            if not path:
-                return
-        try:
-            from engine.models.gguf_info import inspect_gguf
-
-            inspect_gguf(Path(path))
-        except Exception as exc:  # noqa: BLE001 - InvalidModelError carries the reason
-            box = QMessageBox(QMessageBox.Icon.Warning, "Not a usable model", f"{Path(path).name}: {exc}",
-                              QMessageBox.StandardButton.Ok, self.window)
-            box.setTextFormat(Qt.TextFormat.PlainText)  # the file name is the user's, not markup
-            box.exec()
-            return
-        files = self.settings.get_list("model/user_files")
-        if path not in files:
-            self.settings.set_list("model/user_files", files + [path])
-        self.choose_model(path)
-
     # -- conversations -------------------------------------------------------------
     def refresh_conversations(self) -> None:
-        self.window.conversations.set_conversations(self.store.list_conversations(), self.chat.current_id)
+        self.window.conversations.set_conversations(self.store.list_conversations(), self.transcript.current_id)
 
     def _make_voice(self):
         """Push-to-talk: the button in the composer and F9 while the window has focus."""
-        from app.voice_controller import VoiceController
+        from app.gui.voice_controller import VoiceController
         from engine.speech import Transcriber
         from ui.push_to_talk import PushToTalkButton, PushToTalkKeyFilter
 
@@ -271,45 +205,36 @@ class HearthController:
         if self.images.busy:
             composer.show_notice("Still preparing an image — send again in a moment.")
             return
-        attachments = []
-        if self.images.pending:
-            reason = self.vision_problem()
-            if reason:
-                composer.show_notice(reason)
-                return
-            try:
-                attachments = self.images.take_for_sending()
-            except Exception as exc:  # noqa: BLE001 - ImageIntakeError: disk full, unwritable
-                composer.show_notice(str(exc))
-                return
-        if self.chat.send(text, attachments) is not None:
+        if self.images.pending and (reason := self.models.vision_problem()):
+            composer.show_notice(reason)
+            return
+        if self.answers.ask(Question(None, text, list(self.images.pending.values()))):
             composer.take_text()
             composer.show_notice("")
             self.images.clear()
-            self.chat.give_back_draft()
+            self.transcript.give_back_draft()
 
-    def vision_problem(self) -> str:
-        """Why the current model cannot take images ('' when it can)."""
-        plan = self.engine.plan or self.endpoint_plan()
-        if plan is None or plan.local is None or plan.local.mmproj_path:
-            return ""  # a remote server decides for itself
-        return (f"{Path(plan.local.model_path).name} cannot see images. Pick a vision model — for example "
-                "SmolVLM, Qwen2.5-VL 3B or Gemma 3 4B from the model library — or remove the images. "
-                "Your message and images are kept.")
+    def _show_queue(self) -> None:
+        questions = [(q.text, len(q.images)) for q in self.answers.queued_here()]
+        self.queued.set_questions(questions, answering=self.answers.streaming)
 
-    def _regenerate_last(self) -> None:
-        ids = self.window.messages.message_ids()
-        if ids:
-            self.chat.regenerate(ids[-1])
+    def _edit_queued(self, index: int) -> None:
+        """A queued question goes back to the composer (after what is there) with its images."""
+        question = self.answers.take_queued(index)
+        if question is None:
+            return
+        composer = self.window.composer
+        typed = composer.edit.toPlainText()
+        composer.set_text(f"{typed}\n{question.text}" if typed.strip() else question.text)
+        self.images.restore(question.images)
 
-    def _show_other_answer(self, step: int) -> None:
-        widgets = self.window.messages.widgets()
-        if widgets and widgets[-1].role == "assistant":
-            widgets[-1].step_version(step)  # its version_requested reaches chat.show_version
+    def _sampling_defaults(self) -> SamplingDefaults:
+        s = self.settings
+        return SamplingDefaults(float(s.get("chat/temperature")), float(s.get("chat/top_p")), int(s.get("chat/max_tokens")))
 
     def _delete(self, conversation_id: int) -> None:
         conversation = self.store.get_conversation(conversation_id)
-        self.chat.delete(conversation_id)
+        self.conversations.delete(conversation_id)
         self._deleted = conversation_id
         title = conversation.title if conversation else "Chat"
         self.window.show_undo(True, f"Deleted “{title}”.")
@@ -317,13 +242,20 @@ class HearthController:
 
     def _undo_delete(self) -> None:
         if self._deleted is not None:
-            self.chat.undo_delete(self._deleted)
+            self.conversations.undo_delete(self._deleted)
             self._deleted = None
         self.window.show_undo(False)
 
     def _search(self, query: str) -> None:
-        hits = self.store.search(query) if query.strip() else []
-        self.window.conversations.set_search_results(hits)
+        """In the background: a long history must not freeze typing; older results are dropped."""
+        ticket = self._search_tickets.next()
+        if not query.strip():
+            self.window.conversations.set_search_results([])
+            return
+        run_in_background(lambda: self.store.search(query), ticket=ticket, tickets=self._search_tickets,
+                          pool=self._search_pool,
+                          on_success=self.window.conversations.set_search_results,
+                          on_failure=lambda exc: self.window.statusBar().showMessage(f"Search failed: {exc}", 10000))
 
     # -- settings ------------------------------------------------------------------
     def edit_settings(self) -> None:
@@ -336,11 +268,12 @@ class HearthController:
             self.settings.set(key, value)
         engine_keys = [k for k in before if k.startswith(("engine/", "remote/"))]
         if any(before[k] != self.settings.get(k) for k in engine_keys):
-            self.load_engine()
+            self.models.refresh()
+            self.models.load_engine()
 
     def edit_conversation_settings(self, conversation_id: int | None = None) -> None:
         """The open chat's settings (menu), or the one right-clicked in the list."""
-        conversation_id = conversation_id if conversation_id is not None else self.chat.current_id
+        conversation_id = conversation_id if conversation_id is not None else self.transcript.current_id
         conversation = self.store.get_conversation(conversation_id) if conversation_id is not None else None
         if conversation is None:
             return

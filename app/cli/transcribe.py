@@ -1,7 +1,7 @@
 """`hearth transcribe FILE`: speech in an audio file to text on stdout (no window needed).
 
 Registered on the main CLI with `add_parser(subparsers)`; also runs alone as
-`python -m app.cli_transcribe FILE`. Failures are one line on stderr and exit status 2.
+`python -m app.cli.transcribe FILE`. Failures are one line on stderr and exit status 2.
 """
 from __future__ import annotations
 

@@ -22,13 +22,13 @@ def fail(message: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="hearth", description="Private chat with local language models.")
     sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
-    from app.cli_ask import add_parser as add_ask
+    from app.cli.ask import add_parser as add_ask
 
     add_ask(sub)
-    from app import cli_models, cli_pull, cli_transcribe
+    from app.cli import models, pull, transcribe
 
-    cli_models.add_parser(sub, extra_commands=[cli_pull.add_parser])
-    cli_transcribe.add_parser(sub)
+    models.add_parser(sub, extra_commands=[pull.add_parser])
+    transcribe.add_parser(sub)
     return parser
 
 
@@ -40,12 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         host_main()
         return 0
     if not argv or argv[0].startswith("-qt") or argv[0] in ("--gui",):
-        from app.gui import run_gui
+        from app.gui.start import run_gui
 
         return run_gui([sys.argv[0], *argv])
     args = build_parser().parse_args(argv)
     if not getattr(args, "func", None):
-        from app.gui import run_gui
+        from app.gui.start import run_gui
 
         return run_gui([sys.argv[0]])
     try:

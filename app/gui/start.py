@@ -16,7 +16,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setApplicationName(paths.APP_NAME)
     app.setOrganizationName(paths.ORG_NAME)
     app.setApplicationDisplayName("Hearth")
-    from app.main_window_controller import HearthController
+    from app.gui.main_window_controller import HearthController
     from ui.style import apply_style
 
     apply_style(app)

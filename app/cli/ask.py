@@ -1,0 +1,168 @@
+"""`hearth ask "PROMPT"`: one answer through the same pipeline as the window (engine/chat),
+streamed to stdout. With `--continue` or `--conversation ID` (or `--save`) the question and
+answer are kept in the history the window shows; otherwise nothing is kept."""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    ask = subparsers.add_parser("ask", help="ask the model one question and stream the answer")
+    ask.add_argument("prompt", help="what to ask")
+    ask.add_argument("--model", type=Path, help="a GGUF model file (default: the bundled starter model)")
+    ask.add_argument("--system", default="", help="a system prompt (for a new conversation)")
+    ask.add_argument("--image", type=Path, action="append", default=[], help="an image to send (vision models)")
+    ask.add_argument("--mmproj", type=Path, help="the vision projector for --model (found beside it by default)")
+    ask.add_argument("--max-tokens", type=int, default=512)
+    ask.add_argument("--temperature", type=float, default=0.7)
+    ask.add_argument("--seed", type=int)
+    ask.add_argument("--ctx", type=int, default=4096, help="context size in tokens")
+    ask.add_argument("--server", help="an OpenAI-compatible base URL to use instead of a local model")
+    ask.add_argument("--api-key", default="", help="key for --server")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of streaming text")
+    history = ask.add_mutually_exclusive_group()
+    history.add_argument("-c", "--continue", dest="continue_", action="store_true",
+                         help="go on with the most recent conversation (saved in Hearth's history)")
+    history.add_argument("--conversation", type=int, metavar="ID",
+                         help="go on with conversation ID (saved in Hearth's history)")
+    ask.add_argument("--save", action="store_true", help="keep this question and answer in Hearth's history")
+    ask.set_defaults(func=run_ask)
+
+
+def _fail(message: str) -> int:
+    from app.cli import fail
+
+    return fail(message)
+
+
+def run_ask(args) -> int:
+    from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, PromptPlanner, answer, begin_answer
+    from engine.chat.titles import title_from
+    from engine.llm.client import ChatError, Sampling
+    from engine.llm.endpoint import EndpointPlan, ModelNotUsable, local_plan, open_endpoint
+    from engine.llm.host import EngineError
+    from engine.store import StoreError
+
+    if args.max_tokens < 1 or not 0 <= args.temperature <= 2 or args.ctx < 256:
+        return _fail("--max-tokens must be ≥ 1, --temperature between 0 and 2, --ctx ≥ 256")
+    keeps_history = args.continue_ or args.conversation is not None or args.save
+    scratch = None if keeps_history else tempfile.TemporaryDirectory(prefix="hearth-ask-")
+    endpoint = store = None
+    try:
+        images = _prepare_images(args.image)
+        store, attachments_dir = _open_store(scratch)
+        conversation_id = _conversation(store, args)
+        if args.server:
+            plan = EndpointPlan(remote_url=args.server, remote_key=args.api_key)
+        else:
+            from engine.models.starter import starter_llm_path
+
+            model = args.model or starter_llm_path()
+            if model is None:
+                raise ModelNotUsable("no model given and the starter model is not installed; pass --model FILE.gguf")
+            plan = local_plan(Path(model), n_ctx=args.ctx, mmproj=args.mmproj, seed=args.seed,
+                              wants_images=bool(images))
+        question = store.add_message(conversation_id, "user", args.prompt)
+        for attachment in _write_images(images, attachments_dir):
+            store.add_attachment(question.id, **attachment)
+        conversation = store.get_conversation(conversation_id)
+        if conversation is not None and conversation.title == "New chat":
+            store.rename_conversation(conversation_id, title_from(args.prompt))
+        endpoint = open_endpoint(plan, log_dir=_log_dir())
+        reply = begin_answer(store, conversation_id)
+        sampling = Sampling(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
+        text, finished = "", None
+        for event in answer(store, endpoint, PromptPlanner(store, attachments_dir), reply.id, sampling):
+            if isinstance(event, AnswerDelta):
+                text += event.text
+                if not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+            elif isinstance(event, AnswerFinished):
+                finished = event.stats
+            elif isinstance(event, AnswerFailed):
+                if not args.json and text:
+                    sys.stdout.write("\n")
+                return _fail(event.message)
+        if args.json:
+            result = {"model": endpoint.label, "text": text,
+                      "completion_tokens": finished.completion_tokens if finished else 0,
+                      "tokens_per_second": round(finished.tokens_per_second, 2) if finished else 0,
+                      "ttft_ms": round(finished.ttft_ms, 1) if finished else 0,
+                      "finish_reason": finished.finish_reason if finished else "error"}
+            if keeps_history:
+                result["conversation"] = conversation_id
+            print(json.dumps(result))
+        else:
+            sys.stdout.write("\n")
+        return 0
+    except (EngineError, ChatError, StoreError, ValueError) as exc:
+        return _fail(exc.message if isinstance(exc, EngineError) else str(exc))
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+        if store is not None:
+            store.close()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _prepare_images(paths: list[Path]) -> list:
+    if not paths:
+        return []
+    try:
+        from engine.vision.intake import prepare_image
+    except ImportError:
+        raise ValueError("image support is not installed") from None
+    from engine.vision.intake import ImageIntakeError
+
+    try:
+        return [prepare_image(path) for path in paths]
+    except ImageIntakeError as exc:  # it names the file
+        raise ValueError(str(exc)) from None
+
+
+def _write_images(images: list, folder: Path) -> list[dict]:
+    from engine.vision import store_image
+
+    attachments = []
+    for prepared in images:
+        path = store_image(prepared, folder)
+        attachments.append({"sha256": prepared.sha256, "mime": prepared.mime, "path": str(path.relative_to(folder)),
+                            "width": prepared.width, "height": prepared.height, "size": len(prepared.data)})
+    return attachments
+
+
+def _open_store(scratch):
+    """Hearth's history (the window's), or a throwaway one when nothing is to be kept."""
+    from engine.store import Store
+
+    if scratch is None:
+        from app import paths
+
+        store, _report = Store.open_or_recover(paths.database_path())
+        return store, paths.attachments_dir()
+    folder = Path(scratch.name)
+    return Store(":memory:"), folder
+
+
+def _conversation(store, args) -> int:
+    if args.conversation is not None:
+        conversation = store.get_conversation(args.conversation)
+        if conversation is None:
+            raise ValueError(f"there is no conversation {args.conversation}")
+        return conversation.id
+    if args.continue_:
+        conversations = store.list_conversations()
+        if conversations:
+            return conversations[0].id
+    return store.create_conversation(system_prompt=args.system).id
+
+
+def _log_dir() -> Path:
+    from app import paths
+
+    return paths.logs_dir()

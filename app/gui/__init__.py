@@ -1,0 +1,1 @@
+"""The window: Qt controllers that connect ui/ widgets to the engine, off the GUI thread."""

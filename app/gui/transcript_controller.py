@@ -1,0 +1,180 @@
+"""The transcript: which chat is on screen, its pages of messages, the question being edited,
+and the answer's versions. It never runs an answer (app/gui/answer_controller.py does)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.store import Store, StoreError
+from ui.message_list import MessageList
+from ui.message_widget import MessageWidget
+
+PAGE = 24  # messages built when a chat opens; scrolling to the top brings the next page
+
+
+def footer_for(message) -> str:
+    if message.role != "assistant" or not message.completion_tokens:
+        return ""
+    parts = [f"{message.completion_tokens} tokens"]
+    if message.tokens_per_second:
+        parts.append(f"{message.tokens_per_second:.1f} tok/s")
+    if message.prompt_ms:
+        parts.append(f"first token {message.prompt_ms:.0f} ms")
+    if message.model:
+        parts.append(message.model)
+    return " · ".join(parts)
+
+
+class TranscriptController(QObject):
+    current_changed = Signal(int)   # conversation id
+    status = Signal(str)            # a line for the status bar
+    left_chat = Signal()            # the chat on screen is about to change
+
+    def __init__(self, store: Store, view: MessageList, composer, attachments_dir: Path,
+                 answering: Callable[[], bool]) -> None:
+        """`answering()` says whether an answer is under way: versions and edits wait for it."""
+        super().__init__()
+        self.store = store
+        self.view = view
+        self.composer = composer
+        self._attachments_dir = attachments_dir
+        self._answering = answering
+        self.current_id: int | None = None
+        self._editing: int | None = None   # the user message whose words wait in the composer
+        self._draft_before_edit = ""
+        self.view.version_requested.connect(self.show_version)
+        self.view.edit_requested.connect(self.edit)
+        self.view.load_earlier_requested.connect(self.load_earlier)
+        self.composer.cancel_edit_requested.connect(self.cancel_edit)
+
+    # -- showing a chat ------------------------------------------------------------
+    def open(self, conversation_id: int, *, show_message: int | None = None) -> None:
+        if conversation_id != self.current_id:
+            self.left_chat.emit()
+        self.cancel_edit()
+        self.current_id = conversation_id
+        self.view.clear()
+        total = self.store.count_messages(conversation_id)
+        limit = PAGE
+        if show_message is not None:
+            newer = [m for m in self.store.messages(conversation_id) if m.id >= show_message]
+            limit = max(PAGE, len(newer) + 2)
+        messages = self.store.messages(conversation_id, limit=limit)
+        attachments = self.store.attachments_for([m.id for m in messages])
+        for message in messages:
+            self.view.append_message(self.widget(message, attachments.get(message.id, [])))
+        if messages and messages[-1].role == "assistant":
+            self.show_version_count(messages[-1].id)
+        self.view.set_has_earlier(total > len(messages))
+        self.view.set_context_note("")
+        self.view.scroll_to_bottom()
+        if show_message is not None and (widget := self.view.widget_for(show_message)):
+            self.view.ensureWidgetVisible(widget)
+        self.current_changed.emit(conversation_id)
+
+    def close_chat(self) -> None:
+        """The chat on screen is gone (deleted)."""
+        self.left_chat.emit()
+        self.cancel_edit()
+        self.current_id = None
+        self.view.clear()
+
+    def load_earlier(self) -> None:
+        if self.current_id is None or self.view.oldest_id() is None:
+            return
+        older = self.store.messages(self.current_id, limit=PAGE, before_id=self.view.oldest_id())
+        attachments = self.store.attachments_for([m.id for m in older])
+        self.view.prepend_messages([self.widget(m, attachments.get(m.id, [])) for m in older])
+        remaining = self.store.count_messages(self.current_id) - len(self.view.message_ids())
+        self.view.set_has_earlier(remaining > 0)
+
+    def widget(self, message, attachments=()) -> MessageWidget:
+        images = [str(self._attachments_dir / a.path) for a in attachments]
+        return MessageWidget(message.id, message.role, message.content, state=message.state,
+                             footer=footer_for(message), error=message.error, image_paths=images)
+
+    def append(self, message, attachments=()) -> MessageWidget:
+        return self.view.append_message(self.widget(message, attachments))
+
+    def show_context_note(self, dropped: int, n_ctx: int) -> None:
+        if dropped:
+            self.view.set_context_note(
+                f"This chat is longer than the model's context ({n_ctx} tokens): the model no longer sees "
+                f"the first {dropped} message{'s' if dropped != 1 else ''}. The system prompt is kept.")
+        else:
+            self.view.set_context_note("")
+
+    # -- versions ------------------------------------------------------------------
+    def show_version(self, message_id: int, number: int) -> None:
+        """Put another of the answer's versions on show; the next question follows from it."""
+        if self._answering():
+            return
+        try:
+            message = self.store.show_answer_version(message_id, number)
+        except StoreError as exc:
+            self.status.emit(str(exc))
+            return
+        if widget := self.view.widget_for(message_id):
+            widget.show_version(message.content, message.state, footer_for(message), message.error)
+        self.show_version_count(message_id)
+
+    def show_version_count(self, answer_id: int) -> None:
+        if widget := self.view.widget_for(answer_id):
+            try:
+                widget.set_versions(*self.store.answer_versions(answer_id))
+            except StoreError:
+                widget.set_versions(1, 1)
+
+    def step_last_version(self, step: int) -> None:
+        widgets = self.view.widgets()
+        if widgets and widgets[-1].role == "assistant":
+            widgets[-1].step_version(step)  # its version_requested reaches show_version
+
+    # -- editing -------------------------------------------------------------------
+    @property
+    def editing(self) -> int | None:
+        return self._editing
+
+    def edit(self, message_id: int) -> None:
+        """Put the last user message back in the composer. Nothing is deleted yet: sending the
+        new words replaces the message and what came after it (its images stay); Esc, Cancel or
+        opening another chat leaves the turn as it was and gives back what the composer held."""
+        message = self.store.get_message(message_id)
+        if self._answering() or message is None or message.role != "user":
+            return
+        if self._editing is None:
+            self._draft_before_edit = self.composer.edit.toPlainText()
+        else:
+            self._mark_editing(self._editing, False)
+        self._editing = message_id
+        self._mark_editing(message_id, True)
+        self.composer.set_editing(True)
+        self.composer.set_text(message.content)
+
+    def edit_sent(self) -> None:
+        """The edited words are saved: the old turn leaves the screen (the new one follows)."""
+        editing, self._editing = self._editing, None
+        self.composer.set_editing(False)
+        if editing is not None:
+            self.view.remove_from(editing)
+
+    def cancel_edit(self) -> None:
+        if self._editing is None:
+            return
+        self._mark_editing(self._editing, False)
+        self._editing = None
+        self.composer.set_editing(False)
+        self.composer.set_text(self._draft_before_edit)
+        self._draft_before_edit = ""
+
+    def give_back_draft(self) -> None:
+        """After an edited question is sent: what the composer held before the edit returns."""
+        draft, self._draft_before_edit = self._draft_before_edit, ""
+        if draft and self._editing is None and not self.composer.edit.toPlainText():
+            self.composer.set_text(draft)
+
+    def _mark_editing(self, message_id: int, editing: bool) -> None:
+        if widget := self.view.widget_for(message_id):
+            widget.set_editing(editing)

@@ -1,0 +1,43 @@
+"""What happens while one answer is made, as plain frozen records (no Qt): the window turns
+them into signals, `hearth ask` into stdout, a test into assertions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.llm.client import StreamFinished
+
+
+@dataclass(frozen=True)
+class AnswerPlanned:
+    """The prompt is built: `dropped` earlier messages no longer fit the model's window."""
+    message_id: int
+    dropped: int
+    prompt_tokens: int   # the count the plan was made with (exact with Hearth's host)
+    n_ctx: int
+    fits: bool           # False when even the newest message alone is too long
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    message_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerFinished:
+    """The answer is complete, or was stopped (`interrupted`); either way it is saved."""
+    message_id: int
+    state: str            # 'complete' | 'interrupted'
+    stats: StreamFinished
+    model: str
+
+
+@dataclass(frozen=True)
+class AnswerFailed:
+    """The answer could not be finished; what it had written is kept with `state`."""
+    message_id: int
+    message: str          # fit to show the user
+    state: str            # 'error' (nothing written) | 'interrupted'
+
+
+AnswerEvent = AnswerPlanned | AnswerDelta | AnswerFinished | AnswerFailed

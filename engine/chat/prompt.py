@@ -1,0 +1,109 @@
+"""Plans the prompt for one answer: the system prompt, the history that fits the model's
+window (engine/llm/context.py's policy), images for a model that sees, and the room left for
+the answer. Tokens are counted by the engine's own tokenizer where it has one, in one request
+for every text not yet known, and remembered between answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.llm.context import PER_MESSAGE_OVERHEAD, PromptPlan, estimate_tokens, message_texts, plan_prompt
+from engine.llm.endpoint import Endpoint
+from engine.store import Store
+from engine.vision.data_uri import data_uri
+
+TOKEN_CACHE_SIZE = 5000  # texts whose token counts are kept between answers
+MIN_ANSWER_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class PlannedPrompt:
+    messages: list[dict]   # what the server receives
+    plan: PromptPlan
+    n_ctx: int
+    max_tokens: int
+
+
+def answer_room(requested: int, n_ctx: int) -> int:
+    """At most half the window goes to the answer, so a long answer cannot squeeze out the chat."""
+    return min(requested, max(MIN_ANSWER_TOKENS, n_ctx // 2))
+
+
+class PromptPlanner:
+    """One per front end: it remembers token counts and where each chat's prompt begins (the
+    cut moves in steps so the engine's KV cache is reused, see context.py)."""
+
+    def __init__(self, store: Store, attachments_dir: Path) -> None:
+        self._store = store
+        self._attachments_dir = Path(attachments_dir)
+        self._counts: dict[str, int] = {}
+        self._counted_by = ""
+        self._prompt_start: dict[int, int] = {}
+
+    def plan(self, endpoint: Endpoint, conversation_id: int, answer_id: int, max_tokens: int) -> PlannedPrompt:
+        """The prompt for the answer `answer_id` (left out of its own history)."""
+        conversation = self._store.get_conversation(conversation_id)
+        system_prompt = conversation.system_prompt if conversation else ""
+        n_ctx = endpoint.plan.n_ctx
+        max_tokens = answer_room(max_tokens, n_ctx)
+        history = self.history(conversation_id, exclude=answer_id, with_images=endpoint.plan.sees_images)
+        count = self._counter(endpoint, system_prompt, history, n_ctx)
+        plan = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=count,
+                           keep_from=self._prompt_start.get(conversation_id, 0))
+        self._prompt_start[conversation_id] = plan.dropped
+        messages = [{k: v for k, v in m.items() if k != "_id"} for m in plan.messages]
+        return PlannedPrompt(messages, plan, n_ctx, max_tokens)
+
+    def history(self, conversation_id: int, *, exclude: int | None = None, with_images: bool = True) -> list[dict]:
+        """The conversation as chat messages, oldest first; failed answers with no words left out."""
+        messages = self._store.messages(conversation_id)
+        attachments = self._store.attachments_for([m.id for m in messages]) if with_images else {}
+        history = []
+        for message in messages:
+            if message.id == exclude or message.role == "system":
+                continue
+            if message.role == "assistant" and message.state == "error" and not message.content:
+                continue
+            content: str | list = message.content
+            if attachments.get(message.id):
+                content = [{"type": "text", "text": message.content}] + [
+                    {"type": "image_url", "image_url": {"url": self._image_uri(a)}} for a in attachments[message.id]]
+            history.append({"role": message.role, "content": content, "_id": message.id})
+        return history
+
+    def _image_uri(self, attachment) -> str:
+        return data_uri(attachment.mime, (self._attachments_dir / attachment.path).read_bytes())
+
+    # -- counting ------------------------------------------------------------------------
+    def _counter(self, endpoint: Endpoint, system_prompt: str, history: list[dict], n_ctx: int):
+        """Exact counts from Hearth's host (fetched for every text the plan may need in one
+        request: a long chat took seconds one at a time); an estimate elsewhere."""
+        if not endpoint.counts_exactly:
+            return estimate_tokens
+        if self._counted_by != endpoint.label:  # another model, another tokenizer
+            self._counts.clear()
+            self._counted_by = endpoint.label
+        client = endpoint.client
+        texts = [system_prompt] if system_prompt else []
+        for message in history[-(n_ctx // PER_MESSAGE_OVERHEAD + 1):]:  # older ones can never fit
+            texts.extend(message_texts(message))
+        missing = [text for text in dict.fromkeys(texts) if text not in self._counts]
+        if missing:
+            counts = client.count_tokens_many(missing)
+            if counts is not None:  # otherwise count() asks one at a time
+                self._remember(dict(zip(missing, counts)))
+
+        def count(text: str) -> int:
+            known = self._counts.get(text)
+            if known is None:
+                exact = client.count_tokens(text)
+                known = exact if exact is not None else estimate_tokens(text)
+                self._remember({text: known})
+            return known
+
+        return count
+
+    def _remember(self, counts: dict[str, int]) -> None:
+        if len(self._counts) + len(counts) > TOKEN_CACHE_SIZE:
+            self._counts.clear()
+        self._counts.update(counts)
