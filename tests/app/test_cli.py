@@ -82,3 +82,67 @@ def test_ask_with_an_image_uses_a_vision_model_and_refuses_a_blind_one(hearth_ho
     broken.write_text("not an image")
     refused = hearth("ask", "--image", str(broken), "hi", env_home=hearth_home)
     assert refused.returncode == 2 and "broken.png" in refused.stderr
+
+
+def test_ask_keeps_no_history_unless_asked_and_continues_a_saved_chat(hearth_home):
+    """A chat begun with `--save` goes on with `-c`; the window's history holds both turns, and
+    a chat made in the window goes on from the command line with `--conversation ID`."""
+    from engine.store import Store
+
+    database = hearth_home / "hearth.sqlite3"
+
+    def chats() -> list:
+        if not database.exists():
+            return []
+        with Store(database) as store:
+            return [(c, [(m.role, m.content, m.state) for m in store.messages(c.id)]) for c in store.list_conversations()]
+
+    plain = hearth("ask", "Say hi", "--max-tokens", "4", env_home=hearth_home)
+    assert plain.returncode == 0, plain.stderr
+    assert chats() == [], "a plain ask kept history"
+
+    first = hearth("ask", "Name a colour", "--save", "--json", "--max-tokens", "6", "--temperature", "0",
+                   env_home=hearth_home)
+    assert first.returncode == 0, first.stderr
+    saved = json.loads(first.stdout)
+    follow = hearth("ask", "-c", "And another one?", "--json", "--max-tokens", "6", env_home=hearth_home)
+    assert follow.returncode == 0, follow.stderr
+    assert json.loads(follow.stdout)["conversation"] == saved["conversation"]
+    [(chat, messages)] = chats()
+    assert chat.title == "Name a colour"
+    assert [(role, state) for role, _, state in messages] == [("user", "complete"), ("assistant", "complete")] * 2
+    assert messages[1][1] == saved["text"] and messages[2][1] == "And another one?"
+
+    with Store(database) as store:  # as the window would: a chat of its own
+        window_chat = store.create_conversation(title="From the window")
+        store.add_message(window_chat.id, "user", "Remember the number 42.")
+        store.add_message(window_chat.id, "assistant", "I will remember 42.")
+    onward = hearth("ask", "--conversation", str(window_chat.id), "Which number?", "--max-tokens", "4",
+                    env_home=hearth_home)
+    assert onward.returncode == 0, onward.stderr
+    with Store(database) as store:
+        assert [m.content for m in store.messages(window_chat.id)][:3] == [
+            "Remember the number 42.", "I will remember 42.", "Which number?"]
+        assert store.messages(window_chat.id)[-1].role == "assistant"
+    missing = hearth("ask", "--conversation", "999", "hi", env_home=hearth_home)
+    assert missing.returncode == 2 and "no conversation 999" in missing.stderr
+
+
+def test_ask_a_remote_server_sends_the_whole_chat_and_streams_its_reply(hearth_home):
+    from tests.support.openai_server import scripted_server
+
+    with scripted_server(api_key="sk-test") as server:
+        server.replies = ["Paris is the capital.", "It lies on the Seine."]
+        first = hearth("ask", "--server", server.base_url, "--api-key", "sk-test", "--save", "Capital of France?",
+                       env_home=hearth_home)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.strip() == "Paris is the capital."
+        second = hearth("ask", "--server", server.base_url, "--api-key", "sk-test", "-c", "Which river?", "--json",
+                        env_home=hearth_home)
+        assert second.returncode == 0, second.stderr
+        assert json.loads(second.stdout)["text"] == "It lies on the Seine."
+        assert server.requests[-1]["model"] == "llama-3.1-8b-instruct"  # the server's first model
+        assert [m["content"] for m in server.requests[-1]["messages"]] == [
+            "Capital of France?", "Paris is the capital.", "Which river?"]
+        refused = hearth("ask", "--server", server.base_url, "--api-key", "wrong", "hi", env_home=hearth_home)
+        assert refused.returncode == 2 and "key" in refused.stderr

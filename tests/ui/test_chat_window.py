@@ -407,3 +407,85 @@ def test_new_chat_gives_back_the_empty_chat_instead_of_piling_up_more(qtbot):
         assert listed[0].id == empty, "the empty chat comes back to the top"
         assert sum(c.title == "New chat" for c in listed) == 1
         assert hearth.window.conversations.list.item(0).data(Qt.ItemDataRole.UserRole) == empty
+
+
+def queued_texts(hearth) -> list[str]:
+    from PySide6.QtWidgets import QLabel
+
+    return [row.findChild(QLabel, "queuedText").text() for row in hearth.queued.rows] if hearth.queued.isVisible() else []
+
+
+def test_a_question_sent_while_an_answer_streams_waits_in_a_queue_and_goes_next(qtbot, hearth):
+    from PySide6.QtWidgets import QPushButton
+
+    wait_ready(qtbot, hearth)
+    hearth.settings.set("chat/max_tokens", 120)
+    send(qtbot, hearth, "Tell me a long story about a lighthouse keeper and the sea.")
+    qtbot.waitUntil(lambda: len(last_widget(hearth).text()) > 10, timeout=60000)
+    first_answer = last_widget(hearth).message_id
+    send(qtbot, hearth, "Now a short poem about tea.")
+    send(qtbot, hearth, "And a joke.")
+    assert hearth.window.composer.edit.toPlainText() == "", "the queued words stayed in the composer"
+    assert queued_texts(hearth) == ["Now a short poem about tea.", "And a joke."]
+    assert last_widget(hearth).message_id == first_answer, "a queued question jumped ahead of the answer"
+    remove = [b for b in hearth.queued.rows[1].findChildren(QPushButton) if b.text() == "×"][0]
+    qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
+    assert queued_texts(hearth) == ["Now a short poem about tea."]
+
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=90000):
+        pass  # the first answer ends: the queued question goes at once
+    qtbot.waitUntil(lambda: any(m.content == "Now a short poem about tea." for m in
+                                hearth.store.messages(hearth.transcript.current_id)), timeout=5000)
+    assert queued_texts(hearth) == []
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=90000) as second:
+        pass
+    roles = [(m.role, m.content) for m in hearth.store.messages(hearth.transcript.current_id)]
+    assert [r for r, _ in roles] == ["user", "assistant", "user", "assistant"]
+    assert roles[2][1] == "Now a short poem about tea." and second.args[0] == hearth.store.messages(
+        hearth.transcript.current_id)[-1].id
+    assert "And a joke." not in [c for _, c in roles], "a removed question was sent"
+
+
+def test_stop_leaves_queued_questions_to_send_or_take_back(qtbot, hearth):
+    from PySide6.QtWidgets import QPushButton
+
+    wait_ready(qtbot, hearth)
+    hearth.settings.set("chat/max_tokens", 200)
+    send(qtbot, hearth, "Write a long essay about winter.")
+    qtbot.waitUntil(lambda: len(last_widget(hearth).text()) > 10, timeout=60000)
+    send(qtbot, hearth, "Summarise it in one line.")
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=30000):
+        qtbot.keyClick(hearth.window.composer.edit, Qt.Key.Key_Escape)
+    assert queued_texts(hearth) == ["Summarise it in one line."], "Stop dropped or sent the queued question"
+    qtbot.wait(300)
+    assert not hearth.answers.streaming
+    buttons = {b.text(): b for b in hearth.queued.rows[0].findChildren(QPushButton)}
+    assert buttons["Send now"].isVisible()
+    qtbot.mouseClick(buttons["Edit"], Qt.MouseButton.LeftButton)
+    assert queued_texts(hearth) == []
+    assert hearth.window.composer.edit.toPlainText() == "Summarise it in one line."
+    assert [m.role for m in hearth.store.messages(hearth.transcript.current_id)] == ["user", "assistant"]
+
+
+def test_with_a_remote_server_the_picker_lists_its_models_and_the_choice_answers(qtbot):
+    from tests.support.openai_server import scripted_server
+
+    with scripted_server(["llama-3.1-8b-instruct", "qwen2.5-7b-instruct"]) as server:
+        server.replies = ["From the server.", "From Qwen."]
+        with running_hearth(qtbot, {"remote/enabled": True, "remote/base_url": server.base_url,
+                                    "remote/model": ""}) as hearth:
+            picker = hearth.window.model_picker
+            qtbot.waitUntil(lambda: hearth.engine.ready and picker.count() == 2, timeout=30000)
+            labels = [picker.itemText(i) for i in range(picker.count())]
+            assert labels[0].startswith("llama-3.1-8b-instruct") and labels[1].startswith("qwen2.5-7b-instruct")
+            assert not any("bundled" in label for label in labels), "the bundled model shown for a remote server"
+            assert picker.currentIndex() == 0
+            picker.setCurrentIndex(1)
+            picker.activated.emit(1)
+            qtbot.waitUntil(lambda: hearth.engine.ready and hearth.settings.get("remote/model") == "qwen2.5-7b-instruct",
+                            timeout=30000)
+            with qtbot.waitSignal(hearth.answers.answer_finished, timeout=30000):
+                send(qtbot, hearth, "Hello?")
+            assert server.requests[-1]["model"] == "qwen2.5-7b-instruct"
+            assert "qwen2.5-7b-instruct" in hearth.window.engine_label.text()
+            assert picker.currentText().startswith("qwen2.5-7b-instruct")
