@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.cancel import Cancel
 from engine.chat.events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerFinished, AnswerPlanned
@@ -73,7 +73,7 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
                     saver.grow(event.text)
                     yield AnswerDelta(answer_id, event.text)
                 elif isinstance(event, StreamFinished):
-                    yield saver.finish(event, endpoint.label)
+                    yield saver.finish(_counted(event, saver.text, endpoint), endpoint.label)
                     return
     except ChatError as exc:
         log.warning("answer %s failed: %s (cause: %r)", answer_id, exc, exc.__cause__)
@@ -89,6 +89,15 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
             raise
         log.exception("answer %s failed", answer_id)
         yield AnswerFailed(answer_id, f"Something went wrong while answering: {exc}", saver.state_for_failure())
+
+
+def _counted(event: StreamFinished, text: str, endpoint: Endpoint) -> StreamFinished:
+    """A stopped stream ends without the server's usage figures, and Hearth's host sends tokens
+    in batches: count what was written with the model's own tokenizer instead."""
+    if event.finish_reason != "cancelled" or not text or not endpoint.counts_exactly:
+        return event
+    exact = endpoint.client.count_tokens(text)
+    return replace(event, completion_tokens=exact) if exact else event
 
 
 class _Saver:
