@@ -63,6 +63,11 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
         prompt = planner.plan(endpoint, row.conversation_id, answer_id, sampling.max_tokens)
         plan = prompt.plan
         yield AnswerPlanned(answer_id, plan.dropped, plan.prompt_tokens, prompt.n_ctx, plan.fits)
+        if not plan.fits:  # the server would refuse it with a bare error: say what is wrong
+            yield saver.fail(f"Your message is too long for this model's context window (about {plan.prompt_tokens} "
+                             f"tokens with the room kept for the answer; the window holds {prompt.n_ctx}). Shorten it, "
+                             "or choose a larger context size in Settings.", "error")
+            return
         if cancel.cancelled:
             yield saver.fail(STOPPED_EARLY, "interrupted")
             return
@@ -70,8 +75,9 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
         with closing(endpoint.client.stream(prompt.messages, sampling, cancel)) as stream:
             for event in stream:
                 if isinstance(event, TextDelta):
-                    saver.grow(event.text)
+                    saver.text += event.text  # what the user is shown is what is kept
                     yield AnswerDelta(answer_id, event.text)
+                    saver.save_if_due()
                 elif isinstance(event, StreamFinished):
                     yield saver.finish(_counted(event, saver.text, endpoint), endpoint.label)
                     return
@@ -111,8 +117,7 @@ class _Saver:
         self._last_save = time.monotonic()
         self._ended = False
 
-    def grow(self, delta: str) -> None:
-        self.text += delta
+    def save_if_due(self) -> None:
         now = time.monotonic()
         if now - self._last_save >= SAVE_EVERY_S and len(self.text) != self._saved_len:
             self._store.update_message(self._id, content=self.text)
@@ -135,7 +140,8 @@ class _Saver:
         try:
             self._save_failure(message, state)
         except Exception as exc:  # noqa: BLE001 - e.g. disk full: still tell the user
-            message = f"{message} (and saving failed: {exc})"
+            if str(exc) not in message:
+                message = f"{message} (and saving failed: {exc})"
         return AnswerFailed(self._id, message, state)
 
     def fail_quietly(self, message: str) -> None:
