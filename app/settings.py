@@ -4,7 +4,7 @@ and values persist with QSettings in Hearth's data folder.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -58,6 +58,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chat/temperature", float, 0.7, "Temperature", "Randomness of answers; 0 is deterministic.", 0.0, 2.0, group="Chat"),
     Setting("chat/top_p", float, 0.95, "Top-p", "Nucleus sampling: only the most likely tokens whose probabilities add up to this are considered.", 0.05, 1.0, group="Chat"),
     Setting("chat/max_tokens", int, 1024, "Max answer tokens", "The longest answer, in tokens.", 16, 32768, group="Chat"),
+    # Tools
+    Setting("tools/enabled", str, "calculator", "Tools", "Tools the model may call, separated by commas: calculator, python, files, fetch. Every call is shown and needs your approval.", group="Tools"),
+    Setting("tools/folders", str, "", "Shared folders", "Folders the files tool may list and read, separated by ';'. Nothing else on this computer is visible to it.", group="Tools"),
+    Setting("tools/max_rounds", int, 6, "Tool rounds", "How many times one answer may call tools before it must answer.", 1, 50, group="Tools"),
+    Setting("tools/python_seconds", int, 10, "Python time limit", "Seconds a Python run may take before it is stopped.", 1, 600, group="Tools"),
+    Setting("tools/python_memory_mb", int, 256, "Python memory limit", "Megabytes of memory a Python run may use.", 32, 4096, group="Tools"),
     # Voice
     Setting("voice/send_immediately", bool, False, "Send transcript at once", "Send what you said without a chance to edit it first.", group="Voice"),
     Setting("voice/device", str, "", "Microphone", "Input device id; empty uses the system default.", group="Voice"),
@@ -66,7 +72,12 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_KEY = {s.key: s for s in SETTINGS}
-CONVERSATION_KEYS = ("chat/temperature", "chat/top_p", "chat/max_tokens")
+CONVERSATION_KEYS = ("chat/temperature", "chat/top_p", "chat/max_tokens", "tools/enabled")
+
+
+def conversation_declarations() -> list[Setting]:
+    """What a chat's own settings dialog shows: its system prompt and overrides, on one page."""
+    return [replace(BY_KEY[key], group="This chat") for key in ("chat/system_prompt", *CONVERSATION_KEYS)]
 
 
 class Settings:

@@ -17,6 +17,7 @@ class MessageList(QScrollArea):
     edit_requested = Signal(int)
     link_activated = Signal(QUrl)
     image_clicked = Signal(str)
+    tool_decided = Signal(int, str)   # tool step id, 'once' | 'chat' | 'denied'
     load_earlier_requested = Signal()
 
     def __init__(self, parent=None) -> None:
@@ -73,6 +74,7 @@ class MessageList(QScrollArea):
         widget.edit_requested.connect(self.edit_requested.emit)
         widget.link_activated.connect(self.link_activated.emit)
         widget.image_clicked.connect(self.image_clicked.emit)
+        widget.tool_decided.connect(self.tool_decided.emit)
 
     def append_message(self, widget: MessageWidget) -> MessageWidget:
         self._connect(widget)

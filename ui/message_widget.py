@@ -50,6 +50,7 @@ class MessageWidget(QFrame):
     version_requested = Signal(int, int)  # message id, version number
     link_activated = Signal(QUrl)
     image_clicked = Signal(str)
+    tool_decided = Signal(int, str)  # tool step id, 'once' | 'chat' | 'denied'
 
     def __init__(self, message_id: int, role: str, content: str, *, state: str = "complete",
                  footer: str = "", error: str | None = None, image_paths: list[str] | None = None,
@@ -115,6 +116,11 @@ class MessageWidget(QFrame):
                 thumbs.addWidget(thumb)
             thumbs.addStretch(1)
             layout.addLayout(thumbs)
+        self._tools = QVBoxLayout()  # the answer's tool calls, above its words (built when there are any)
+        self._tools.setContentsMargins(0, 0, 0, 0)
+        self._tools.setSpacing(4)
+        self._tool_cards: dict = {}
+        layout.addLayout(self._tools)
         layout.addLayout(self._body)
         layout.addWidget(self._footer)
         self._timer = QTimer(self)
@@ -123,6 +129,25 @@ class MessageWidget(QFrame):
         self._timer.timeout.connect(self._render)
         self._render()
         self.set_state(state, error)
+
+    # -- tool calls ------------------------------------------------------------
+    def show_tool_step(self, step, *, waiting: bool = False):
+        """Add or update the card of one of this answer's tool calls."""
+        from ui.tool_step_card import ToolStepCard
+
+        card = self._tool_cards.get(step.id)
+        if card is None:
+            card = self._tool_cards[step.id] = ToolStepCard(step)
+            card.decided.connect(self.tool_decided.emit)
+            self._tools.addWidget(card)
+        else:
+            card.update_step(step)
+        if waiting:
+            card.set_waiting(True)
+        return card
+
+    def tool_cards(self) -> list:
+        return list(self._tool_cards.values())
 
     # -- content ---------------------------------------------------------------
     def text(self) -> str:

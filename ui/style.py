@@ -26,6 +26,9 @@ QLabel#engineStatus[error="true"] { color: #b3261e; }
 QPushButton#sendButton { font-weight: bold; }
 QFrame#queuedMessage { background: #f4f1ec; border: 1px dashed #cfc6b8; border-radius: 8px; }
 QLabel#queuedState { color: #8a6d3b; font-style: italic; }
+QFrame#toolStep { background: #f6f4fb; border: 1px solid #ddd6ee; border-radius: 8px; }
+QFrame#toolStep[state="denied"], QFrame#toolStep[state="failed"], QFrame#toolStep[state="stopped"] { background: #fbf3f1; border-color: #ecd2cc; }
+QLabel#toolStepHeader { color: #4a3d6b; font-weight: bold; }
 """
 
 

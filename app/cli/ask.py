@@ -29,6 +29,15 @@ def add_parser(subparsers) -> None:
     history.add_argument("--conversation", type=int, metavar="ID",
                          help="go on with conversation ID (saved in Hearth's history)")
     ask.add_argument("--save", action="store_true", help="keep this question and answer in Hearth's history")
+    ask.add_argument("--tools", default="", metavar="NAMES",
+                     help="tools the model may call: calculator,python,files,fetch (each call is shown first)")
+    ask.add_argument("--allow", default="", metavar="NAMES",
+                     help="tools that run without asking (fetch always asks); others ask here, "
+                          "and are denied when stdin is not a terminal")
+    ask.add_argument("--files", type=Path, action="append", default=[], metavar="DIR",
+                     help="a folder the files tool may read (repeatable)")
+    ask.add_argument("--tool-choice", metavar="NAME", help="make the model call this tool first")
+    ask.add_argument("--max-rounds", type=int, default=6, help="tool rounds per answer at most")
     ask.set_defaults(func=run_ask)
 
 
@@ -40,6 +49,7 @@ def _fail(message: str) -> int:
 
 def run_ask(args) -> int:
     from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, PromptPlanner, answer, begin_answer
+    from engine.chat.events import ToolStepChanged
     from engine.chat.titles import title_from
     from engine.llm.client import ChatError, Sampling
     from engine.llm.endpoint import EndpointPlan, ModelNotUsable, local_plan, open_endpoint
@@ -48,6 +58,10 @@ def run_ask(args) -> int:
 
     if args.max_tokens < 1 or not 0 <= args.temperature <= 2 or args.ctx < 256:
         return _fail("--max-tokens must be ≥ 1, --temperature between 0 and 2, --ctx ≥ 256")
+    try:
+        tools, approver = _tools(args)
+    except ValueError as exc:
+        return _fail(str(exc))
     keeps_history = args.continue_ or args.conversation is not None or args.save
     scratch = None if keeps_history else tempfile.TemporaryDirectory(prefix="hearth-ask-")
     endpoint = store = None
@@ -74,9 +88,15 @@ def run_ask(args) -> int:
         endpoint = open_endpoint(plan, log_dir=_log_dir())
         reply = begin_answer(store, conversation_id)
         sampling = Sampling(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-        text, finished = "", None
-        for event in answer(store, endpoint, PromptPlanner(store, attachments_dir), reply.id, sampling):
-            if isinstance(event, AnswerDelta):
+        text, finished, steps = "", None, {}
+        tool_choice = {"type": "function", "function": {"name": args.tool_choice}} if args.tool_choice else None
+        for event in answer(store, endpoint, PromptPlanner(store, attachments_dir), reply.id, sampling,
+                            tools=tools, approver=approver, tool_choice=tool_choice, max_rounds=args.max_rounds):
+            if isinstance(event, ToolStepChanged):
+                steps[event.step.id] = event.step
+                if not args.json and event.step.state not in ("requested", "running"):
+                    _show_step(event.step)
+            elif isinstance(event, AnswerDelta):
                 text += event.text
                 if not args.json:
                     sys.stdout.write(event.text)
@@ -95,6 +115,10 @@ def run_ask(args) -> int:
                       "finish_reason": finished.finish_reason if finished else "error"}
             if keeps_history:
                 result["conversation"] = conversation_id
+            if tools is not None:
+                result["tool_calls"] = [{"name": s.name, "arguments": s.arguments,
+                                         "approved": s.approval not in (None, "denied"), "result": s.result}
+                                        for s in steps.values()]
             print(json.dumps(result))
         else:
             sys.stdout.write("\n")
@@ -108,6 +132,68 @@ def run_ask(args) -> int:
             store.close()
         if scratch is not None:
             scratch.cleanup()
+
+
+def _tools(args):
+    """The registry of the tools named by --tools, and who approves their calls."""
+    from engine.tools.approval import allow_only
+    from engine.tools.registry import TOOL_NAMES, ToolRegistry, ToolSettings
+
+    names = [n.strip() for n in args.tools.split(",") if n.strip()]
+    allowed = [n.strip() for n in args.allow.split(",") if n.strip()]
+    if args.tool_choice and args.tool_choice not in names:
+        names.append(args.tool_choice)
+    unknown = [n for n in names + allowed if n not in TOOL_NAMES]
+    if unknown:
+        raise ValueError(f"unknown tool {unknown[0]!r}; the tools are {', '.join(TOOL_NAMES)}")
+    if not 1 <= args.max_rounds <= 50:
+        raise ValueError("--max-rounds must be between 1 and 50")
+    if not names:
+        return None, allow_only(())
+    registry = ToolRegistry.build(ToolSettings(enabled=tuple(names), folders=tuple(p.resolve() for p in args.files)))
+    if registry.unavailable:
+        name, why = next(iter(registry.unavailable.items()))
+        raise ValueError(f"the {name} tool is unavailable: {why}")
+    headless = allow_only(allowed)
+    if not sys.stdin.isatty():
+        return registry, headless
+    return registry, _ask_on_terminal(headless)
+
+
+def _ask_on_terminal(headless):
+    from engine.tools.approval import Approval
+
+    def approve(request, cancel):
+        if headless(request, cancel) is Approval.AUTO:
+            return Approval.AUTO
+        sys.stderr.write(f"\nThe model wants to run the {request.name} tool with:\n{_arguments_for_people(request.arguments)}\n"
+                         "Allow it? [y]es once, [c]hat (this tool for this chat), [N]o: ")
+        sys.stderr.flush()
+        reply = sys.stdin.readline().strip().lower()
+        if reply in ("y", "yes"):
+            return Approval.ONCE
+        if reply in ("c", "chat") and request.name != "fetch":
+            return Approval.CHAT
+        return Approval.DENIED
+
+    return approve
+
+
+def _arguments_for_people(arguments: str) -> str:
+    """Code shown as code (not one JSON line with \\n in it); anything else as pretty JSON."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), str):
+        return next(iter(value.values()))
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _show_step(step) -> None:
+    verdict = {"done": "ran", "failed": "failed", "denied": "denied", "stopped": "stopped"}.get(step.state, step.state)
+    sys.stderr.write(f"\n[{step.name} {verdict}: {(step.result or '').strip()[:400]}]\n")
+    sys.stderr.flush()
 
 
 def _prepare_images(paths: list[Path]) -> list:
@@ -143,8 +229,8 @@ def _open_store(scratch):
     if scratch is None:
         from app import paths
 
-        store, _report = Store.open_or_recover(paths.database_path())
-        return store, paths.attachments_dir()
+        # Not open_or_recover, and no marking of cut-off answers: the window may be answering.
+        return Store(paths.database_path(), mark_cut_off=False), paths.attachments_dir()
     folder = Path(scratch.name)
     return Store(":memory:"), folder
 

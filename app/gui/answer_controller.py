@@ -10,10 +10,15 @@ from PySide6.QtCore import QObject, Signal
 
 from app.gui.answer_runner import AnswerRunner
 from app.gui.engine_service import EngineService
+from app.gui.tool_approvals import ToolApprovals
 from app.gui.transcript_controller import TranscriptController, footer_for
 from engine.chat import AnswerFailed, AnswerFinished, AnswerPlanned, SamplingDefaults, begin_answer, sampling_for
+from engine.chat.events import ToolStepChanged
 from engine.chat.titles import is_untitled, title_from
 from engine.store import Store, StoreError
+from engine.store.records import Conversation
+from engine.tools.approval import ToolRequest
+from engine.tools.registry import ToolRegistry, ToolSettings
 
 NOT_READY = "Your message will be sent as soon as the model is ready."
 
@@ -37,7 +42,8 @@ class AnswerController(QObject):
 
     def __init__(self, store: Store, engine: EngineService, transcript: TranscriptController, composer,
                  runner: AnswerRunner, *, sampling_defaults: Callable[[], SamplingDefaults],
-                 new_conversation: Callable[[], int], write_images: Callable[[list], list[dict]]) -> None:
+                 new_conversation: Callable[[], int], write_images: Callable[[list], list[dict]],
+                 tool_settings: Callable[[Conversation | None], ToolSettings]) -> None:
         super().__init__()
         self.store = store
         self.engine = engine
@@ -47,6 +53,11 @@ class AnswerController(QObject):
         self._sampling_defaults = sampling_defaults
         self._new_conversation = new_conversation
         self._write_images = write_images
+        self._tool_settings = tool_settings
+        self.approvals = ToolApprovals(self)
+        self.approvals.approval_needed.connect(self._approval_needed)
+        transcript.view.tool_decided.connect(self.approvals.answer)
+        runner.tool_step.connect(self._on_tool_step)
         self._pending: int | None = None      # an answer row waiting for the model
         self._stopped = False                  # the user pressed Stop: the queue waits
         self.queue: list[Question] = []
@@ -174,6 +185,8 @@ class AnswerController(QObject):
         if not self.streaming:
             self.transcript.cancel_edit()
             return
+        if self.approvals.deny_all():  # Esc on a tool call waiting for you: no, and the answer goes on
+            return
         self._stopped = True
         if self._pending is not None:
             message_id, self._pending = self._pending, None
@@ -194,6 +207,7 @@ class AnswerController(QObject):
         """Stop the answer; `engine_stopped()` (stopping the engine host) unblocks an answer still
         waiting for its first token, which closing the stream cannot reach."""
         self.runner.abandon()
+        self.approvals.deny_all()
         if engine_stopped is not None:
             engine_stopped()
         self.runner.wait(10000)
@@ -227,7 +241,30 @@ class AnswerController(QObject):
     def _launch(self, message_id: int) -> None:
         message = self.store.get_message(message_id)
         conversation = self.store.get_conversation(message.conversation_id) if message else None
-        self.runner.start(self.engine.endpoint, message_id, sampling_for(conversation, self._sampling_defaults()))
+        settings = self._tool_settings(conversation)
+        self.runner.start(self.engine.endpoint, message_id, sampling_for(conversation, self._sampling_defaults()),
+                          tools=lambda: ToolRegistry.build(settings) if settings.enabled else None,
+                          approver=self.approvals, max_rounds=settings.max_rounds)
+
+    def _on_tool_step(self, event: ToolStepChanged) -> None:
+        if widget := self.transcript.view.widget_for(event.message_id):
+            widget.show_tool_step(event.step)
+
+    def _approval_needed(self, request: ToolRequest) -> None:
+        """A call waits for the user: its card asks (the chat may be another one by now: then Stop
+        already denied it)."""
+        widget = self.transcript.view.widget_for(request.message_id)
+        if widget is None:
+            self.approvals.answer(request.step_id, "denied")
+            return
+        steps = self.store.tool_steps_for([request.message_id])[request.message_id]
+        step = next((s for s in steps if s.id == request.step_id), None)
+        if step is None:
+            self.approvals.answer(request.step_id, "denied")
+            return
+        card = widget.show_tool_step(step, waiting=True)
+        self.transcript.view.ensureWidgetVisible(card)
+        self.status.emit(f"The model wants to use {step.name}: allow or deny it in the chat (Esc denies).")
 
     def _on_planned(self, event: AnswerPlanned) -> None:
         message = self.store.get_message(event.message_id)

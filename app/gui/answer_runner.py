@@ -12,8 +12,13 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.gui.operations import Tickets, run_in_background
 from engine.cancel import Cancel
+from collections.abc import Callable
+
 from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, AnswerPlanned, PromptPlanner, answer
+from engine.chat.events import ToolStepChanged
 from engine.llm.client import Sampling
+from engine.tools.approval import Approver, deny_all
+from engine.tools.registry import ToolRegistry
 from engine.llm.endpoint import Endpoint
 from engine.store import Store
 
@@ -23,6 +28,7 @@ class AnswerRunner(QObject):
     delta = Signal(int, str)   # message id, new text
     finished = Signal(object)  # AnswerFinished
     failed = Signal(object)    # AnswerFailed
+    tool_step = Signal(object)  # ToolStepChanged
 
     def __init__(self, store: Store, planner: PromptPlanner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,7 +44,10 @@ class AnswerRunner(QObject):
     def running(self) -> bool:
         return self.message_id is not None
 
-    def start(self, endpoint: Endpoint, message_id: int, sampling: Sampling) -> None:
+    def start(self, endpoint: Endpoint, message_id: int, sampling: Sampling, *,
+              tools: Callable[[], ToolRegistry | None] = lambda: None, approver: Approver = deny_all,
+              max_rounds: int = 6) -> None:
+        """`tools()` builds the answer's tools on its own thread (a sandbox may take a moment)."""
         ticket = self._tickets.next()
         cancel = self._cancel = Cancel()
         self.message_id = message_id
@@ -47,7 +56,8 @@ class AnswerRunner(QObject):
         def work(report):
             """On the answer's thread: every event but the last goes out as progress."""
             last = None
-            for event in answer(store, endpoint, planner, message_id, sampling, cancel):
+            for event in answer(store, endpoint, planner, message_id, sampling, cancel, tools=tools(),
+                                approver=approver, max_rounds=max_rounds):
                 if isinstance(event, (AnswerFinished, AnswerFailed)):
                     last = event
                 else:
@@ -61,6 +71,8 @@ class AnswerRunner(QObject):
                 self.delta.emit(event.message_id, event.text)
             elif isinstance(event, AnswerPlanned):
                 self.planned.emit(event)
+            elif isinstance(event, ToolStepChanged):
+                self.tool_step.emit(event)
 
         run_in_background(work, on_progress=progressed, on_success=lambda last: self._ended(message_id, last),
                           on_failure=lambda exc: self._ended(message_id, AnswerFailed(

@@ -19,9 +19,10 @@ from app.gui.operations import Tickets, run_in_background
 from app.gui.responsiveness import freeze_what_is_built, keep_the_window_responsive
 from app.gui.transcript_controller import TranscriptController
 from app.gui.window_state import WindowState
-from app.settings import BY_KEY, CONVERSATION_KEYS, SETTINGS, Settings
+from app.settings import CONVERSATION_KEYS, SETTINGS, Settings, conversation_declarations
 from engine.chat import PromptPlanner, SamplingDefaults
 from engine.store import Store
+from engine.tools.registry import TOOL_NAMES, ToolSettings
 from ui.drop_target import DropTarget
 from ui.image_viewer import show_image
 from ui.main_window import MainWindow
@@ -50,7 +51,7 @@ class HearthController:
         self.answers = AnswerController(self.store, self.engine, self.transcript, w.composer, self.runner,
                                         sampling_defaults=self._sampling_defaults,
                                         new_conversation=self.conversations.new_conversation,
-                                        write_images=self.images.write)
+                                        write_images=self.images.write, tool_settings=self._tool_settings)
         self.queued = QueuedMessages()
         w.messages.set_footer(self.queued)
         self.queued.edit_requested.connect(self._edit_queued)
@@ -228,6 +229,17 @@ class HearthController:
         composer.set_text(f"{typed}\n{question.text}" if typed.strip() else question.text)
         self.images.restore(question.images)
 
+    def _tool_settings(self, conversation) -> ToolSettings:
+        """The tools an answer in `conversation` may use: the chat's own choice, or the default."""
+        s = self.settings
+        chosen = (conversation.settings.get("tools/enabled") if conversation else None) or s.get("tools/enabled")
+        folders = tuple(Path(f).expanduser() for f in s.get("tools/folders").split(";") if f.strip())
+        scratch = paths.data_dir() / "scratch" / str(conversation.id) if conversation else None
+        return ToolSettings(enabled=tuple(n.strip() for n in chosen.split(",") if n.strip() in TOOL_NAMES),
+                            folders=folders, python_seconds=float(s.get("tools/python_seconds")),
+                            python_memory_mb=int(s.get("tools/python_memory_mb")),
+                            max_rounds=int(s.get("tools/max_rounds")), scratch_dir=scratch)
+
     def _sampling_defaults(self) -> SamplingDefaults:
         s = self.settings
         return SamplingDefaults(float(s.get("chat/temperature")), float(s.get("chat/top_p")), int(s.get("chat/max_tokens")))
@@ -277,7 +289,7 @@ class HearthController:
         conversation = self.store.get_conversation(conversation_id) if conversation_id is not None else None
         if conversation is None:
             return
-        decl = [BY_KEY["chat/system_prompt"]] + [BY_KEY[k] for k in CONVERSATION_KEYS]
+        decl = conversation_declarations()
         values = {k: conversation.settings.get(k, self.settings.get(k)) for k in CONVERSATION_KEYS}
         values["chat/system_prompt"] = conversation.system_prompt
         dialog = SettingsDialog(decl, values, f"Settings for “{conversation.title}”", self.window)
@@ -285,4 +297,4 @@ class HearthController:
             return
         result = dialog.result_values()
         prompt = result.pop("chat/system_prompt")
-        self.store.update_conversation(conversation.id, system_prompt=prompt, settings=result)
+        self.store.update_conversation(conversation.id, system_prompt=prompt, settings={**conversation.settings, **result})

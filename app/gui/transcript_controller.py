@@ -63,8 +63,9 @@ class TranscriptController(QObject):
             limit = max(PAGE, len(newer) + 2)
         messages = self.store.messages(conversation_id, limit=limit)
         attachments = self.store.attachments_for([m.id for m in messages])
+        steps = self._steps(messages)
         for message in messages:
-            self.view.append_message(self.widget(message, attachments.get(message.id, [])))
+            self.view.append_message(self.widget(message, attachments.get(message.id, []), steps.get(message.id, ())))
         if messages and messages[-1].role == "assistant":
             self.show_version_count(messages[-1].id)
         self.view.set_has_earlier(total > len(messages))
@@ -86,14 +87,21 @@ class TranscriptController(QObject):
             return
         older = self.store.messages(self.current_id, limit=PAGE, before_id=self.view.oldest_id())
         attachments = self.store.attachments_for([m.id for m in older])
-        self.view.prepend_messages([self.widget(m, attachments.get(m.id, [])) for m in older])
+        steps = self._steps(older)
+        self.view.prepend_messages([self.widget(m, attachments.get(m.id, []), steps.get(m.id, ())) for m in older])
         remaining = self.store.count_messages(self.current_id) - len(self.view.message_ids())
         self.view.set_has_earlier(remaining > 0)
 
-    def widget(self, message, attachments=()) -> MessageWidget:
+    def widget(self, message, attachments=(), tool_steps=()) -> MessageWidget:
         images = [str(self._attachments_dir / a.path) for a in attachments]
-        return MessageWidget(message.id, message.role, message.content, state=message.state,
-                             footer=footer_for(message), error=message.error, image_paths=images)
+        widget = MessageWidget(message.id, message.role, message.content, state=message.state,
+                               footer=footer_for(message), error=message.error, image_paths=images)
+        for step in tool_steps:
+            widget.show_tool_step(step)
+        return widget
+
+    def _steps(self, messages) -> dict:
+        return self.store.tool_steps_for([m.id for m in messages if m.role == "assistant"])
 
     def append(self, message, attachments=()) -> MessageWidget:
         return self.view.append_message(self.widget(message, attachments))

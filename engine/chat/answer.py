@@ -16,14 +16,21 @@ from dataclasses import dataclass, replace
 
 from engine.cancel import Cancel
 from engine.chat.events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerFinished, AnswerPlanned
-from engine.chat.prompt import PromptPlanner
-from engine.llm.client import ChatError, Sampling, StreamFinished, TextDelta
+from engine.chat.prompt import PromptPlanner, tool_message
+from engine.chat.events import ToolStepChanged
+from engine.llm.client import ChatError, Sampling, StreamFinished, TextDelta, ToolCall, ToolCallsRequested
 from engine.llm.endpoint import Endpoint
 from engine.store import Store, StoreError
-from engine.store.records import Conversation, Message
+from engine.store.records import Conversation, Message, ToolStep
+from engine.tools.approval import ALWAYS_ASK, Approval, Approver, ToolRequest, deny_all
+from engine.tools.registry import ToolRegistry
 
 SAVE_EVERY_S = 0.5
 STOPPED_EARLY = "Stopped before the answer began."
+MAX_TOOL_ROUNDS = 6
+CHAT_ALLOWED_KEY = "tools/allowed"   # in a conversation's settings: tools allowed for the whole chat
+DENIED = "Denied by the user: this call did not run."
+STOPPED_TOOL = "Stopped by the user before this call finished."
 log = logging.getLogger("hearth.answer")
 
 
@@ -48,8 +55,15 @@ def begin_answer(store: Store, conversation_id: int) -> Message:
 
 
 def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: int, sampling: Sampling,
-           cancel: Cancel | None = None) -> Iterator[AnswerEvent]:
-    """Fill the answer row `answer_id` (from `begin_answer`) from the endpoint."""
+           cancel: Cancel | None = None, *, tools: ToolRegistry | None = None, approver: Approver = deny_all,
+           tool_choice: str | dict | None = None, max_rounds: int = MAX_TOOL_ROUNDS) -> Iterator[AnswerEvent]:
+    """Fill the answer row `answer_id` (from `begin_answer`) from the endpoint.
+
+    With `tools`, the model may ask for calls: each is saved, shown to `approver` (which may
+    block until the user answers), run if allowed, saved with its result and fed back, for at
+    most `max_rounds` rounds; the last round is asked to answer without tools. `tool_choice`
+    (e.g. a named tool) applies to the first round only.
+    """
     cancel = cancel or Cancel()
     saver = _Saver(store, answer_id)
     try:
@@ -60,27 +74,56 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
         if cancel.cancelled:
             yield saver.fail(STOPPED_EARLY, "interrupted")
             return
-        prompt = planner.plan(endpoint, row.conversation_id, answer_id, sampling.max_tokens)
-        plan = prompt.plan
-        yield AnswerPlanned(answer_id, plan.dropped, plan.prompt_tokens, prompt.n_ctx, plan.fits)
-        if not plan.fits:  # the server would refuse it with a bare error: say what is wrong
-            yield saver.fail(f"Your message is too long for this model's context window (about {plan.prompt_tokens} "
-                             f"tokens with the room kept for the answer; the window holds {prompt.n_ctx}). Shorten it, "
-                             "or choose a larger context size in Settings.", "error")
-            return
-        if cancel.cancelled:
-            yield saver.fail(STOPPED_EARLY, "interrupted")
-            return
-        sampling = Sampling(sampling.temperature, sampling.top_p, prompt.max_tokens, sampling.seed)
-        with closing(endpoint.client.stream(prompt.messages, sampling, cancel)) as stream:
-            for event in stream:
-                if isinstance(event, TextDelta):
-                    saver.text += event.text  # what the user is shown is what is kept
-                    yield AnswerDelta(answer_id, event.text)
-                    saver.save_if_due()
-                elif isinstance(event, StreamFinished):
-                    yield saver.finish(_counted(event, saver.text, endpoint), endpoint.label)
-                    return
+        offered = tools.openai_tools() if tools else []
+        rounds: list[dict] = []  # this answer's earlier rounds (calls and results), newest last
+        stats: StreamFinished | None = None
+        for number in range(max_rounds + 1):
+            prompt = planner.plan(endpoint, row.conversation_id, answer_id, sampling.max_tokens, extra=rounds)
+            plan = prompt.plan
+            if number == 0:
+                yield AnswerPlanned(answer_id, plan.dropped, plan.prompt_tokens, prompt.n_ctx, plan.fits)
+            if not plan.fits and not _has_images(prompt.messages):  # the server would refuse it with a bare
+                # error: say what is wrong (an image's cost is only guessed, so the server decides then)
+                yield saver.fail(_too_long(plan.prompt_tokens, prompt.n_ctx), "error" if not saver.text else None)
+                return
+            if cancel.cancelled:
+                yield saver.fail(STOPPED_EARLY if not saver.text else "Stopped.", "interrupted")
+                return
+            choice = (tool_choice if number == 0 and tool_choice is not None else "auto") if number < max_rounds else "none"
+            round_sampling = Sampling(sampling.temperature, sampling.top_p, prompt.max_tokens, sampling.seed)
+            round_start = len(saver.text)
+            calls: tuple[ToolCall, ...] = ()
+            finished: StreamFinished | None = None
+            with closing(endpoint.client.stream(prompt.messages, round_sampling, cancel, tools=offered,
+                                                tool_choice=choice if offered else None)) as stream:
+                for event in stream:
+                    if isinstance(event, TextDelta):
+                        saver.text += event.text  # what the user is shown is what is kept
+                        yield AnswerDelta(answer_id, event.text)
+                        saver.save_if_due()
+                    elif isinstance(event, ToolCallsRequested):
+                        calls = event.calls
+                    elif isinstance(event, StreamFinished):
+                        finished = event
+            stats = _added(stats, _counted(finished, saver.text[round_start:], endpoint))
+            if not calls or not tools or number == max_rounds or finished.finish_reason == "cancelled":
+                yield saver.finish(stats, endpoint.label)
+                return
+            saver.save_now()
+            preamble = saver.text[round_start:]
+            rounds.append({"role": "assistant", "content": preamble,
+                           "tool_calls": [{"id": c.id, "type": "function",
+                                           "function": {"name": c.name, "arguments": c.arguments}} for c in calls]})
+            for index, call in enumerate(calls):
+                step = store.add_tool_step(answer_id, round=number, call_id=call.id, name=call.name,
+                                           arguments=call.arguments, preamble=preamble if index == 0 else "")
+                yield ToolStepChanged(answer_id, step)
+                step = yield from _run_step(store, tools, approver, row.conversation_id, answer_id, step, cancel)
+                rounds.append({"role": "tool", "tool_call_id": call.id, "content": tool_message(step)})
+            if cancel.cancelled:
+                yield saver.finish(replace(stats, finish_reason="cancelled"), endpoint.label)
+                return
+        yield saver.finish(stats, endpoint.label)
     except ChatError as exc:
         log.warning("answer %s failed: %s (cause: %r)", answer_id, exc, exc.__cause__)
         yield saver.fail(str(exc))
@@ -97,10 +140,73 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
         yield AnswerFailed(answer_id, f"Something went wrong while answering: {exc}", saver.state_for_failure())
 
 
-def _counted(event: StreamFinished, text: str, endpoint: Endpoint) -> StreamFinished:
+def _has_images(messages: list[dict]) -> bool:
+    return any(isinstance(m.get("content"), list) and any(p.get("type") != "text" for p in m["content"])
+               for m in messages)
+
+
+def _too_long(tokens: int, n_ctx: int) -> str:
+    return (f"Your message is too long for this model's context window (about {tokens} tokens with the room "
+            f"kept for the answer; the window holds {n_ctx}). Shorten it, or choose a larger context size in Settings.")
+
+
+def _run_step(store: Store, tools: ToolRegistry, approver: Approver, conversation_id: int, answer_id: int,
+              step: ToolStep, cancel: Cancel):
+    """Ask, run, save: each change is saved before it is reported. Returns the final step."""
+    conversation = store.get_conversation(conversation_id)
+    allowed_here = (conversation.settings.get(CHAT_ALLOWED_KEY, []) if conversation else [])
+    if tools.get(step.name) is None:  # nothing to ask about: the model named a tool it was not given
+        store.update_tool_step(step.id, state="failed", ok=False, result=tools.run(step.name, step.arguments, cancel).text)
+        final = _step(store, answer_id, step.id)
+        yield ToolStepChanged(answer_id, final)
+        return final
+    if cancel.cancelled:
+        approval = None
+    elif step.name in allowed_here and step.name not in ALWAYS_ASK:
+        approval = Approval.AUTO
+    else:
+        tool = tools.get(step.name)
+        approval = approver(ToolRequest(conversation_id, answer_id, step.id, step.name, step.arguments,
+                                        tool.spec.description if tool else ""), cancel)
+    if cancel.cancelled or approval is None:
+        store.update_tool_step(step.id, state="stopped", result=STOPPED_TOOL)
+    elif not approval.allowed:
+        store.update_tool_step(step.id, state="denied", approval=Approval.DENIED.value, result=DENIED)
+    else:
+        if approval is Approval.CHAT and step.name not in ALWAYS_ASK and conversation is not None:
+            store.update_conversation(conversation_id, settings={
+                **conversation.settings, CHAT_ALLOWED_KEY: sorted({*allowed_here, step.name})})
+        store.update_tool_step(step.id, state="running", approval=approval.value)
+        yield ToolStepChanged(answer_id, _step(store, answer_id, step.id))
+        result = tools.run(step.name, step.arguments, cancel)
+        if cancel.cancelled and not result.ok:
+            store.update_tool_step(step.id, state="stopped", result=result.text or STOPPED_TOOL, ok=False,
+                                   elapsed_s=result.elapsed_s)
+        else:
+            store.update_tool_step(step.id, state="done" if result.ok else "failed", result=result.text,
+                                   ok=result.ok, elapsed_s=result.elapsed_s)
+    final = _step(store, answer_id, step.id)
+    yield ToolStepChanged(answer_id, final)
+    return final
+
+
+def _step(store: Store, answer_id: int, step_id: int) -> ToolStep:
+    return next(s for s in store.tool_steps_for([answer_id])[answer_id] if s.id == step_id)
+
+
+def _added(total: StreamFinished | None, more: StreamFinished | None) -> StreamFinished | None:
+    """One answer's figures over its rounds: tokens and decoding add up; the first token is the first round's."""
+    if total is None or more is None:
+        return more or total
+    prompt = more.prompt_tokens if more.prompt_tokens is not None else total.prompt_tokens
+    return StreamFinished(more.finish_reason, total.completion_tokens + more.completion_tokens, prompt,
+                          total.ttft_ms, total.decode_ms + more.decode_ms)
+
+
+def _counted(event: StreamFinished | None, text: str, endpoint: Endpoint) -> StreamFinished | None:
     """A stopped stream ends without the server's usage figures, and Hearth's host sends tokens
     in batches: count what was written with the model's own tokenizer instead."""
-    if event.finish_reason != "cancelled" or not text or not endpoint.counts_exactly:
+    if event is None or event.finish_reason != "cancelled" or not text or not endpoint.counts_exactly:
         return event
     exact = endpoint.client.count_tokens(text)
     return replace(event, completion_tokens=exact) if exact else event
@@ -116,6 +222,11 @@ class _Saver:
         self._saved_len = 0
         self._last_save = time.monotonic()
         self._ended = False
+
+    def save_now(self) -> None:
+        if len(self.text) != self._saved_len:
+            self._store.update_message(self._id, content=self.text)
+            self._last_save, self._saved_len = time.monotonic(), len(self.text)
 
     def save_if_due(self) -> None:
         now = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.llm.client import StreamFinished
+from engine.store.records import ToolStep
 
 
 @dataclass(frozen=True)
@@ -40,4 +41,11 @@ class AnswerFailed:
     state: str            # 'error' (nothing written) | 'interrupted'
 
 
-AnswerEvent = AnswerPlanned | AnswerDelta | AnswerFinished | AnswerFailed
+@dataclass(frozen=True)
+class ToolStepChanged:
+    """A tool call was asked for, is waiting for the user, runs, or has its result (saved first)."""
+    message_id: int
+    step: ToolStep
+
+
+AnswerEvent = AnswerPlanned | AnswerDelta | ToolStepChanged | AnswerFinished | AnswerFailed

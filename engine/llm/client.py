@@ -50,7 +50,21 @@ class StreamFinished:
         return (self.completion_tokens - 1) / (self.decode_ms / 1000.0)
 
 
-ChatEvent = TextDelta | StreamFinished
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the model asked for: untrusted until the user approves it."""
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it (may not even parse)
+
+
+@dataclass(frozen=True)
+class ToolCallsRequested:
+    """The model's turn ended asking for these calls (sent before StreamFinished)."""
+    calls: tuple[ToolCall, ...]
+
+
+ChatEvent = TextDelta | ToolCallsRequested | StreamFinished
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,10 @@ class ChatClient:
             raise ChatError(_status_message(exc)) from exc
 
     def stream(self, messages: Sequence[dict], sampling: Sampling = Sampling(),
-               cancel: Cancel | None = None) -> Iterator[ChatEvent]:
+               cancel: Cancel | None = None, *, tools: Sequence[dict] = (),
+               tool_choice: str | dict | None = None) -> Iterator[ChatEvent]:
+        """Text as it comes; with `tools`, the calls the model asks for (OpenAI `tool_calls`,
+        streamed in pieces by index) arrive whole in one ToolCallsRequested before the end."""
         import openai
 
         cancel = cancel or Cancel()
@@ -106,12 +123,18 @@ class ChatClient:
                         "max_tokens": sampling.max_tokens}
         if sampling.seed is not None:
             kwargs["seed"] = sampling.seed
+        body: dict = {"messages": list(messages)}
+        if tools:
+            body["tools"] = list(tools)
+            if tool_choice is not None:
+                body["tool_choice"] = tool_choice
+        calls: dict[int, dict] = {}
         try:
             # The messages travel in extra_body: the openai package would otherwise walk every
             # message through its type-driven transform (~50 ms of pure Python for a long chat,
             # holding the GIL while the window wants to paint). The JSON sent is the same.
             manager = self._client.chat.completions.with_streaming_response.create(
-                model=self.model, messages=[], stream=True, extra_body={"messages": list(messages)}, **kwargs)
+                model=self.model, messages=[], stream=True, extra_body=body, **kwargs)
             response = manager.__enter__()
         except openai.APIConnectionError as exc:
             if cancel.cancelled:
@@ -145,7 +168,10 @@ class ChatClient:
                 if not choices:
                     continue
                 choice = choices[0]
-                text = (choice.get("delta") or {}).get("content")
+                delta = choice.get("delta") or {}
+                for piece in delta.get("tool_calls") or ():
+                    _gather_call(calls, piece)
+                text = delta.get("content")
                 if text:
                     now = time.perf_counter()
                     if first_at is None:
@@ -178,6 +204,9 @@ class ChatClient:
             # answering (llama_cpp.server does this when, e.g., a chat template raises).
             raise ChatError("The model server stopped before finishing the answer; "
                             "it may have failed (for the built-in engine, its log says why).")
+        if calls:
+            yield ToolCallsRequested(tuple(ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}")
+                                           for i, c in sorted(calls.items()) if c["name"]))
         ttft = ((first_at or last_at) - started) * 1000.0
         decode = (last_at - first_at) * 1000.0 if first_at else 0.0
         yield StreamFinished(finish, reported_tokens or tokens, prompt_tokens, ttft, decode)
@@ -204,6 +233,21 @@ class ChatClient:
             return self._client.post(self.base_url.removesuffix("/v1") + path, body=body, cast_to=object)
         except Exception:  # noqa: BLE001
             return None
+
+
+def _gather_call(calls: dict[int, dict], piece: dict) -> None:
+    """One streamed piece of a tool call: the first names it, later ones extend its arguments."""
+    if not isinstance(piece, dict):
+        return
+    index = piece.get("index", len(calls)) if isinstance(piece.get("index", 0), int) else len(calls)
+    call = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+    if piece.get("id"):
+        call["id"] = piece["id"]
+    function = piece.get("function") or {}
+    if function.get("name") and not call["name"]:
+        call["name"] = function["name"]
+    if isinstance(function.get("arguments"), str):
+        call["arguments"] += function["arguments"]
 
 
 def _status_message(exc: openai.APIStatusError) -> str:

@@ -71,13 +71,14 @@ IMAGE_TOKENS = 600  # an image: a few hundred tokens in most projectors
 
 def message_texts(message: dict) -> list[str]:
     """The texts of a message whose tokens are counted (a string, or the text parts of a list)."""
-    content = message.get("content", "")
+    content = message.get("content") or ""
+    calls = [call["function"].get("arguments", "") for call in message.get("tool_calls") or ()]
     if isinstance(content, str):
-        return [content]
-    return [part.get("text", "") for part in content if part.get("type") == "text"]
+        return [content, *calls]
+    return [part.get("text", "") for part in content if part.get("type") == "text"] + calls
 
 
 def _message_tokens(message: dict, count: Callable[[str], int]) -> int:
-    content = message.get("content", "")
+    content = message.get("content") or ""
     images = 0 if isinstance(content, str) else sum(1 for part in content if part.get("type") != "text")
     return sum(count(text) for text in message_texts(message)) + images * IMAGE_TOKENS

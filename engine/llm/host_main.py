@@ -293,6 +293,16 @@ def _tokenize_by_prefix() -> None:
     LlamaProxy.load_llama_from_model_settings = staticmethod(load_and_install)
 
 
+def _parse_native_tool_calls() -> None:
+    """Answers offered tools come back with the model's own call syntax as OpenAI `tool_calls`
+    (engine/llm/native_tool_calls.py). llama_cpp.server looks the method up per request."""
+    import llama_cpp
+
+    from engine.llm.native_tool_calls import wrap
+
+    llama_cpp.Llama.create_chat_completion = wrap(llama_cpp.Llama.create_chat_completion)
+
+
 def main() -> None:
     _die_with_parent()
     _yield_to_the_ui()
@@ -304,6 +314,7 @@ def main() -> None:
 
     server_app.iterate_in_threadpool = read_ahead
     _tokenize_by_prefix()
+    _parse_native_tool_calls()
     server_settings = ServerSettings(host="127.0.0.1", port=0, api_key=config["api_key"], interrupt_requests=True)
     model_settings = ModelSettings(**config["model"])
     app = create_app(server_settings=server_settings, model_settings=[model_settings])  # loads the model

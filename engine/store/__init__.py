@@ -14,6 +14,7 @@ from .records import (
     StoreCorruptError,
     StoreError,
     StoreFullError,
+    ToolStep,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "StoreFullError",
+    "ToolStep",
     "latest_version",
     "migrate",
     "schema_version",

@@ -9,7 +9,10 @@ fsync per commit (the worker saves a growing answer every second) for no gain ag
 process death.
 
 One connection (`check_same_thread=False`) guarded by an RLock: every public method takes
-the lock, so calls from different threads never interleave inside a transaction.
+the lock, so calls from different threads never interleave inside a transaction. Search is
+the exception: it reads through a second, read-only connection with its own lock (opened on
+the first search), so a search running on a background thread never holds up a save on the
+main connection, and a save never holds up a search (WAL readers see the last commit).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from .records import (
     SNIPPET_CLOSE,
     SNIPPET_OPEN,
     STATES,
+    TOOL_STATES,
     Attachment,
     Conversation,
     Message,
@@ -38,6 +42,7 @@ from .records import (
     StoreCorruptError,
     StoreError,
     StoreFullError,
+    ToolStep,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +52,11 @@ BUSY_TIMEOUT_MS = 5000
 JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024  # shrink the WAL back after a very large write
 LOW_DISK_BYTES = 64 * 1024 * 1024
 SQLITE_PARAMETER_CHUNK = 500
+# Search ranks (BM25) only the newest this-many matches (or `limit`, if more): FTS5 walks a
+# term's matches newest first and stops there. Ranking every match of a common word cost
+# 50-80 ms over 200,000 messages (bench/search.py); this window, ~4 ms, and 500 ~5 ms. A word
+# with fewer matches is ranked over the whole history.
+SEARCH_WINDOW = 200
 
 CONVERSATION_COLUMNS = "id, title, system_prompt, settings_json, created_at, updated_at"
 MESSAGE_COLUMNS = (
@@ -64,11 +74,19 @@ FULL_MESSAGE = (
 class Store:
     """Conversations, messages and attachments in one SQLite file (":memory:" for tests)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, mark_cut_off: bool = True) -> None:
+        """`mark_cut_off`: answers still 'streaming' (and tool calls still running) were cut off
+        by a crash; the app marks them when it opens its history. A second process opening the
+        same history while the window answers (`hearth ask -c`) must not."""
         self.path = path if str(path) == ":memory:" else Path(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._search_lock = threading.Lock()  # taken before self._lock, never after
+        self._reader: sqlite3.Connection | None = None  # search's read-only connection
+        self._closing = False
         if isinstance(self.path, Path):
+            # Where search opens its connection, fixed now in case the working directory changes.
+            self._search_uri = self.path.absolute().as_uri() + "?mode=ro"
             from .recovery import has_sqlite_header
 
             # Opening a non-database read-write would make SQLite delete its -wal and -shm.
@@ -94,12 +112,17 @@ class Store:
             conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT:d}")
             migrate(conn)
             self._conn = conn
-            # An answer still 'streaming' at open time was cut off by a crash or a kill.
-            with self._transaction("mark cut-off answers as interrupted") as tx:
-                tx.execute(
-                    "UPDATE messages SET state = 'interrupted', updated_at = ? WHERE state = 'streaming'",
-                    (time.time(),),
-                )
+            if mark_cut_off:  # an answer still 'streaming' at open time was cut off by a crash or a kill
+                with self._transaction("mark cut-off answers as interrupted") as tx:
+                    tx.execute(
+                        "UPDATE messages SET state = 'interrupted', updated_at = ? WHERE state = 'streaming'",
+                        (time.time(),),
+                    )
+                    tx.execute(
+                        "UPDATE tool_steps SET state = 'stopped', updated_at = ?, result = coalesce(result, "
+                        "'Hearth stopped before this call finished.') WHERE state IN ('requested', 'running')",
+                        (time.time(),),
+                    )
         except BaseException as error:
             self._conn = None
             conn.close()
@@ -116,6 +139,13 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            self._closing = True
+            if self._reader is not None:
+                self._reader.interrupt()  # a search in flight on another thread stops now
+        with self._search_lock, self._lock:
+            if self._reader is not None:  # first: the last connection to close tidies the WAL away
+                self._reader.close()
+                self._reader = None
             if self._conn is None:
                 return
             self._conn.close()
@@ -366,24 +396,92 @@ class Store:
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages matching every word of `query` (the last word as a prefix), best first.
 
+        Best (BM25, then newest) among the newest SEARCH_WINDOW matches of chats not deleted:
+        a rare word is found anywhere in the history, a common one among what was said lately.
+        Safe to call from any thread: it reads through its own connection, so it neither waits
+        for nor holds up a save (a second search waits for the first).
+
         The user's text is never FTS5 syntax: each word is quoted, so quotes, `*`, `NEAR(`,
         `-`, `AND`… are searched for as plain words and never raise.
         """
         expression = fts_expression(query)
         if expression is None or limit <= 0:
             return []
-        with self._reading("search") as conn:
-            rows = conn.execute(
-                "SELECT m.conversation_id, c.title, m.id, m.role, "
-                "       snippet(messages_fts, 0, ?, ?, '…', 16) "
-                "FROM messages_fts "
-                "JOIN messages AS m ON m.id = messages_fts.rowid "
-                "JOIN conversations AS c ON c.id = m.conversation_id "
-                "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
-                "ORDER BY messages_fts.rank, m.id DESC LIMIT ?",
-                (SNIPPET_OPEN, SNIPPET_CLOSE, expression, int(limit)),
-            ).fetchall()
-        return [SearchHit(*row) for row in rows]
+        limit = int(limit)
+        with self._searching() as conn:
+            # One read transaction, so both statements see the same snapshot (unless the
+            # caller is inside a transaction of its own on an in-memory store).
+            began = not conn.in_transaction
+            if began:
+                conn.execute("BEGIN")
+            try:
+                # ORDER BY rowid DESC is FTS5's own order: no sort, it stops after the window
+                # (CROSS JOIN keeps FTS5 the outer loop, which that needs).
+                window = conn.execute(
+                    "SELECT f.rowid, f.rank, m.conversation_id, c.title, m.role "
+                    "FROM messages_fts AS f "
+                    "CROSS JOIN messages AS m ON m.id = f.rowid "
+                    "CROSS JOIN conversations AS c ON c.id = m.conversation_id "
+                    "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
+                    "ORDER BY f.rowid DESC LIMIT ?",
+                    (expression, max(SEARCH_WINDOW, limit)),
+                ).fetchall()
+                best = sorted(window, key=lambda row: (row[1], -row[0]))[:limit]
+                snippets = _snippets(conn, expression, [row[0] for row in best])
+            except BaseException:
+                if began:
+                    self._rollback_quietly(conn)
+                raise
+            if began:
+                conn.execute("COMMIT")  # ends the read: an open one would hold back WAL checkpoints
+        return [SearchHit(conversation_id, title, message_id, role, snippets.get(message_id, ""))
+                for message_id, _rank, conversation_id, title, role in best]
+
+    # ---------------------------------------------------------------- tool steps
+
+    def add_tool_step(self, message_id: int, *, round: int, call_id: str, name: str, arguments: str,
+                      preamble: str = "", state: str = "requested") -> ToolStep:
+        _check_tool_state(state)
+        now = time.time()
+        with self._transaction("save the tool call") as tx:
+            if tx.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
+                raise StoreError("That answer no longer exists, so the tool call was not saved.")
+            cursor = tx.execute(
+                "INSERT INTO tool_steps (message_id, round, call_id, name, arguments, preamble, state, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (message_id, int(round), _text(call_id), _text(name), _text(arguments), _text(preamble), state, now, now),
+            )
+            step_id = int(cursor.lastrowid)
+        return ToolStep(step_id, message_id, int(round), call_id, name, arguments, preamble, state, None, None, None, None)
+
+    def update_tool_step(self, step_id: int, *, state: str | None = None, approval: str | None = None,
+                         result: str | None = None, ok: bool | None = None, elapsed_s: float | None = None) -> None:
+        if state is not None:
+            _check_tool_state(state)
+        fields = {"state": state, "approval": approval, "result": None if result is None else _text(result),
+                  "ok": None if ok is None else int(bool(ok)), "elapsed_s": elapsed_s}
+        assignments = {name: value for name, value in fields.items() if value is not None}
+        if not assignments:
+            return
+        assignments["updated_at"] = time.time()
+        columns = ", ".join(f"{name} = ?" for name in assignments)
+        with self._transaction("save the tool call") as tx:
+            tx.execute(f"UPDATE tool_steps SET {columns} WHERE id = ?", (*assignments.values(), step_id))
+
+    def tool_steps_for(self, message_ids: list[int]) -> dict[int, list[ToolStep]]:
+        """Each answer's tool steps in the order they were made (answers without any: [])."""
+        found: dict[int, list[ToolStep]] = {mid: [] for mid in message_ids}
+        if not message_ids:
+            return found
+        with self._reading("read the tool calls") as conn:
+            for chunk_start in range(0, len(message_ids), 500):
+                chunk = message_ids[chunk_start:chunk_start + 500]
+                rows = conn.execute(
+                    f"SELECT {TOOL_STEP_COLUMNS} FROM tool_steps WHERE message_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY id", chunk).fetchall()
+                for row in rows:
+                    found[row[1]].append(_tool_step(row))
+        return found
 
     # ---------------------------------------------------------------- attachments
 
@@ -469,6 +567,42 @@ class Store:
             except (sqlite3.Error, OSError) as error:
                 raise self._translate(error, doing) from error
 
+    @contextmanager
+    def _searching(self) -> Iterator[sqlite3.Connection]:
+        """Search's own read-only connection under its own lock (never the write lock), opened
+        on first use. An in-memory store has no second connection: it reads under the lock."""
+        if not isinstance(self.path, Path):
+            with self._reading("search") as conn:
+                yield conn
+            return
+        with self._search_lock:
+            try:
+                yield self._search_connection()
+            except (sqlite3.Error, OSError) as error:
+                if self._closing or self._conn is None:  # close() interrupts a search in flight
+                    raise StoreError("The chat history is closed.") from error
+                raise self._translate(error, "search") from error
+
+    def _search_connection(self) -> sqlite3.Connection:
+        """The read-only connection (the caller holds self._search_lock)."""
+        if self._closing or self._conn is None:
+            raise StoreError("The chat history is closed.")
+        if self._reader is None:
+            conn = sqlite3.connect(
+                self._search_uri,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            except BaseException:
+                conn.close()
+                raise
+            self._reader = conn
+        return self._reader
+
     @staticmethod
     def _rollback_quietly(conn: sqlite3.Connection) -> None:
         try:
@@ -532,6 +666,22 @@ _WRITE_IOERRS = {
     sqlite3.SQLITE_IOERR_FSYNC,
     sqlite3.SQLITE_IOERR_SHMSIZE,
 }
+
+
+def _snippets(conn: sqlite3.Connection, expression: str, message_ids: list[int]) -> dict[int, str]:
+    """The matched text of each message, with the matches marked. Only within the ids' rowid
+    range: FTS5 computes a snippet only for the rows the WHERE clause keeps, and the `+` keeps
+    the IN list from being handed to FTS5 as one lookup (one full MATCH) per id."""
+    snippets: dict[int, str] = {}
+    for start in range(0, len(message_ids), SQLITE_PARAMETER_CHUNK):
+        chunk = message_ids[start : start + SQLITE_PARAMETER_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        snippets.update(conn.execute(
+            "SELECT rowid, snippet(messages_fts, 0, ?, ?, '…', 16) FROM messages_fts "
+            f"WHERE messages_fts MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN ({marks})",
+            (SNIPPET_OPEN, SNIPPET_CLOSE, expression, min(chunk), max(chunk), *chunk),
+        ).fetchall())
+    return snippets
 
 
 def fts_expression(query: str) -> str | None:
@@ -604,6 +754,18 @@ def _version_numbers(conn: sqlite3.Connection, question_id: int) -> tuple[int, i
     kept = {row[0] for row in conn.execute("SELECT number FROM answer_versions WHERE question_id = ?", (question_id,))}
     total = len(kept) + 1
     return next(n for n in range(1, total + 1) if n not in kept), total
+
+
+TOOL_STEP_COLUMNS = "id, message_id, round, call_id, name, arguments, preamble, state, approval, result, ok, elapsed_s"
+
+
+def _tool_step(row: tuple) -> ToolStep:
+    return ToolStep(*row[:10], None if row[10] is None else bool(row[10]), row[11])
+
+
+def _check_tool_state(state: str) -> None:
+    if state not in TOOL_STATES:
+        raise ValueError(f"unknown tool step state {state!r}")
 
 
 def _check_role(role: str) -> None:

@@ -191,3 +191,34 @@ def m003_answer_versions(conn: sqlite3.Connection) -> None:
             """,
         ],
     )
+
+
+@migration
+def m004_tool_steps(conn: sqlite3.Connection) -> None:
+    """Each tool call an answer made, saved as it happens: the call as the model wrote it, the
+    user's approval, the result. An answer's rounds are its steps grouped by `round`; `preamble`
+    holds what the model wrote in that round before asking (on the round's first step)."""
+    _run(
+        conn,
+        [
+            """
+            CREATE TABLE tool_steps (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                round INTEGER NOT NULL,
+                call_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                arguments TEXT NOT NULL,
+                preamble TEXT NOT NULL DEFAULT '',
+                state TEXT NOT NULL,
+                approval TEXT,
+                result TEXT,
+                ok INTEGER,
+                elapsed_s REAL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX tool_steps_by_message ON tool_steps (message_id, id)",
+        ],
+    )

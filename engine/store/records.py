@@ -66,6 +66,26 @@ class SearchHit:
     snippet: str  # plain text; matches wrapped in SNIPPET_OPEN / SNIPPET_CLOSE
 
 
+TOOL_STATES = ("requested", "running", "done", "failed", "denied", "stopped")
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """One tool call of an answer: what the model asked, what the user allowed, what came back."""
+    id: int
+    message_id: int
+    round: int
+    call_id: str
+    name: str
+    arguments: str        # JSON text as the model wrote it
+    preamble: str         # the model's words in this round before its calls (first step of a round)
+    state: str            # one of TOOL_STATES
+    approval: str | None  # 'once' | 'chat' | 'auto' | 'denied'
+    result: str | None
+    ok: bool | None
+    elapsed_s: float | None
+
+
 @dataclass(frozen=True)
 class Attachment:
     id: int

@@ -1,8 +1,10 @@
 """A scripted OpenAI-compatible server over real HTTP on 127.0.0.1: what a remote vLLM, Ollama
 or llama.cpp server looks like to Hearth, with replies the test decides.
 
-`server.replies` is a list of texts, answered in turn (streamed word by word); `server.requests`
-keeps every chat request's JSON body so a test can see exactly what Hearth sent.
+`server.replies` is a list of replies answered in turn: a text (streamed word by word), or
+`{"tool_calls": [{"name": ..., "arguments": {...}}], "content": "optional words first"}` for a
+structured call (its arguments streamed in two pieces, as servers do). `server.requests` keeps
+every chat request's JSON body so a test can see exactly what Hearth sent.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ class ScriptedServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._http.server_port}/v1"
 
-    def _next_reply(self) -> str:
+    def _next_reply(self) -> str | dict:
         return self.replies.pop(0) if self.replies else "Hello from the scripted server."
 
     def _handler(self):
@@ -67,8 +69,12 @@ class ScriptedServer:
                     self._json(404, {"error": {"message": "not found"}})
                     return
                 server.requests.append(body)
-                text = server._next_reply()
+                reply = server._next_reply()
                 model = body.get("model", "")
+                if isinstance(reply, dict):
+                    self._stream_calls(reply, model)
+                    return
+                text = reply
                 if not body.get("stream"):
                     self._json(200, {"id": "x", "object": "chat.completion", "model": model, "choices": [
                         {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -83,6 +89,25 @@ class ScriptedServer:
                     self._event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}, model)
                 self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                              "usage": {"prompt_tokens": 5, "completion_tokens": len(words)}}, model)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def _stream_calls(self, reply: dict, model: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                if reply.get("content"):
+                    self._event({"choices": [{"index": 0, "delta": {"content": reply["content"]}, "finish_reason": None}]}, model)
+                for index, call in enumerate(reply["tool_calls"]):
+                    arguments = json.dumps(call["arguments"])
+                    half = len(arguments) // 2
+                    self._event({"choices": [{"index": 0, "delta": {"tool_calls": [{
+                        "index": index, "id": f"call_{index}_{len(server.requests)}", "type": "function",
+                        "function": {"name": call["name"], "arguments": arguments[:half]}}]}, "finish_reason": None}]}, model)
+                    self._event({"choices": [{"index": 0, "delta": {"tool_calls": [{
+                        "index": index, "function": {"arguments": arguments[half:]}}]}, "finish_reason": None}]}, model)
+                self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}],
+                             "usage": {"prompt_tokens": 5, "completion_tokens": 7}}, model)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

@@ -23,9 +23,9 @@ def test_automatic_threads_and_all_gpu_layers_are_shown_in_words_and_kept(qtbot)
 
 
 def test_a_chats_own_settings_show_their_fields(qtbot):
-    from app.settings import BY_KEY, CONVERSATION_KEYS
+    from app.settings import CONVERSATION_KEYS, conversation_declarations
 
-    decl = [BY_KEY["chat/system_prompt"]] + [BY_KEY[k] for k in CONVERSATION_KEYS]
+    decl = conversation_declarations()
     dialog = SettingsDialog(decl, {"chat/system_prompt": "Answer like a pirate."}, "Settings for “Pirates”")
     qtbot.addWidget(dialog)
     dialog.show()

@@ -1,0 +1,1 @@
+"""Knowledge: collections of the user's documents, extracted, chunked, embedded and retrieved."""
