@@ -31,7 +31,8 @@ def arguments_for_people(name: str, arguments: str) -> tuple[str, str]:
     if name == "python" and isinstance(value, dict) and isinstance(value.get("code"), str):
         return value["code"], "python"
     if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), str):
-        return next(iter(value.values())), ""
+        key, text = next(iter(value.items()))
+        return text, str(key)  # shown as the argument's name ("expression", "url")
     return json.dumps(value, indent=2, ensure_ascii=False), "json"
 
 
@@ -58,7 +59,6 @@ class ToolStepCard(QFrame):
         self.result = QPlainTextEdit()
         self.result.setObjectName("toolResult")
         self.result.setReadOnly(True)
-        self.result.setMaximumHeight(180)
         self.allow_once = QPushButton("Allow once")
         self.allow_chat = QPushButton("Allow for this chat")
         self.deny = QPushButton("Deny")
@@ -108,10 +108,11 @@ class ToolStepCard(QFrame):
                 button.setVisible(False)
         if step.result is not None:
             self.result.setPlainText(step.result)
-        self.result.setVisible(self._open and step.result is not None)
+            lines = min(10, step.result.count("\n") + 1)
+            self.result.setFixedHeight(self.result.fontMetrics().lineSpacing() * lines + 12)
         self._show_header()
-        if step.state in DONE_VERBS and not self._waiting:
-            self.set_open(self._open)
+        # Once it has run (or not), it folds to its one line; ▸ opens it again.
+        self.set_open(self._open and step.state not in DONE_VERBS)
 
     def set_open(self, open_: bool) -> None:
         self._open = open_
@@ -132,7 +133,9 @@ class ToolStepCard(QFrame):
             if step.elapsed_s:
                 text += f" · {step.elapsed_s:.1f} s"
             if step.result and step.state in ("done", "failed"):
-                first = step.result.strip().splitlines()[0] if step.result.strip() else ""
+                lines = [line for line in step.result.strip().splitlines()  # skip "[stdout]"-style labels
+                         if line.strip() and not (line.startswith("[") and line.rstrip().endswith("]") and " " not in line)]
+                first = lines[0] if lines else ""
                 text += f" · {first[:80]}"
         self.header.setText(text)
         self.setProperty("state", step.state)

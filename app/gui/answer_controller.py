@@ -57,6 +57,7 @@ class AnswerController(QObject):
         self.approvals = ToolApprovals(self)
         self.approvals.approval_needed.connect(self._approval_needed)
         transcript.view.tool_decided.connect(self.approvals.answer)
+        transcript.view.tool_decided.connect(lambda *_: composer.edit.setFocus())  # back to writing
         runner.tool_step.connect(self._on_tool_step)
         self._pending: int | None = None      # an answer row waiting for the model
         self._stopped = False                  # the user pressed Stop: the queue waits

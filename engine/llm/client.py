@@ -7,6 +7,7 @@ generating when it sees the disconnect.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ class ChatClient:
                  timeout: float = 600.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
-        import openai
+        openai = _import_openai()
 
         self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "none",
                                      max_retries=0, timeout=timeout)
@@ -233,6 +234,26 @@ class ChatClient:
             return self._client.post(self.base_url.removesuffix("/v1") + path, body=body, cast_to=object)
         except Exception:  # noqa: BLE001
             return None
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_openai():
+    """openai (and pydantic under it) imported once, on whichever thread gets here first.
+    Seen here: at start-up, 1 launch in 5 failed with "cannot import name 'import_string' from
+    partially initialized module 'pydantic._internal._validators'" while other threads imported
+    at the same time; a half-made module is finished by then, so one more try after a pause works."""
+    with _IMPORT_LOCK:
+        for attempt in range(3):
+            try:
+                import openai
+
+                return openai
+            except ImportError as exc:
+                if "partially initialized" not in str(exc) or attempt == 2:
+                    raise
+                time.sleep(0.2)
 
 
 def _gather_call(calls: dict[int, dict], piece: dict) -> None:

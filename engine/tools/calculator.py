@@ -103,7 +103,7 @@ def evaluate(expression: str, *, stop: Callable[[], bool] | None = None) -> str:
         except decimal.Overflow:
             raise CalculatorError("the result is too large") from None
         except decimal.Underflow:
-            raise CalculatorError(f"the result is too close to zero to show (under 1e-{MAX_APPROX_EXPONENT})") from None
+            raise CalculatorError(f"the result is too close to zero (under 1e-{MAX_APPROX_EXPONENT})") from None
         except ZeroDivisionError:  # decimal.DivisionByZero is one too
             raise CalculatorError("division by zero") from None
         except decimal.InvalidOperation:
@@ -179,6 +179,7 @@ _REPLACEMENTS = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "π": 
 _SQRT_SIGN = re.compile(r"√\s*(\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*|[A-Za-z]\w*\b(?!\s*\())")
 _SQRT_SIGN_CALL = re.compile(r"√(?=\s*\()")
 _UNDERSCORE_NAME = re.compile(r"(?<![\w.])_\w*")
+_NUMBER_INTO_KEYWORD = re.compile(r"(?<![\w.])\.?\d[\w.]*?(?:and|or|if|else|for|in|is|not)\b")
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?!\w)(?!,\d)")
 _MOD_WORD = re.compile(r"\bmod\b")
 _OF_AFTER_PERCENT = re.compile(r"%(\s*)of\b")
@@ -203,6 +204,8 @@ def _prepare(text: str) -> str:
     bad = _UNDERSCORE_NAME.search(s)
     if bad:
         raise CalculatorError(f"unknown name '{bad.group()}'")
+    if _NUMBER_INTO_KEYWORD.search(s):  # `1if`, `2or`: refused here, before Python warns about it
+        raise CalculatorError("could not read the expression (a number runs into a word; multiplication needs '*')")
     s = s.replace("^", "**")
     s = _group_thousands(s)
     s = _mark_infix_mod(s)
@@ -554,7 +557,8 @@ def _digits_for_bits(bits: float) -> int:
 def _check_size(bits: float, what: str) -> None:
     if bits > MAX_BITS:
         if not math.isfinite(bits) or bits > 1e15:
-            raise CalculatorError(f"{what} would be far too large (the limit is {_digits_for_bits(MAX_BITS):,} digits)")
+            raise CalculatorError(f"{what} would be far too large "
+                                  f"(the limit is {_digits_for_bits(MAX_BITS):,} digits)")
         raise CalculatorError(f"{what} would be too large: about {_digits_for_bits(bits):,} digits "
                               f"(the limit is {_digits_for_bits(MAX_BITS):,})")
 
@@ -740,7 +744,8 @@ def _log(x: Value, base: Value | None = None) -> Value:
         ratio = _to_decimal(x).ln() / _to_decimal(base).ln()
     if isinstance(x, Fraction) and isinstance(base, Fraction):
         guess = Fraction(ratio).limit_denominator(1000)
-        if abs(Decimal(guess.numerator) / Decimal(guess.denominator) - ratio) < Decimal(10) ** -(WORK_DIGITS - GUARD_DIGITS):
+        off = abs(Decimal(guess.numerator) / Decimal(guess.denominator) - ratio)
+        if off < Decimal(10) ** -(WORK_DIGITS - GUARD_DIGITS):
             try:  # log(8, 2) = 3 and log(4, 8) = 2/3 exactly: x**q == base**p
                 if _pow_exact(x, guess.denominator) == _pow_exact(base, guess.numerator):
                     return guess

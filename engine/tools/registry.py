@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cancel import Cancel
-from engine.tools.base import Tool, ToolResult, truncate
+from engine.tools.base import RESULT_BUDGET, Tool, ToolResult, truncate
 
 TOOL_NAMES = ("calculator", "python", "files", "fetch")
 
@@ -92,7 +92,7 @@ def _make(name: str, settings: ToolSettings) -> Tool:
     if name == "files":
         from engine.tools.files import FilesTool
 
-        return FilesTool(list(settings.folders))
+        return FilesTool(list(settings.folders), max_read_chars=RESULT_BUDGET - 1000)  # its own note on what was cut
     if name == "fetch":
         from engine.tools.fetch import FetchTool
 

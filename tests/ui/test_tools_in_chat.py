@@ -60,6 +60,8 @@ def test_a_calculation_waits_for_the_user_then_runs_and_its_result_shows(qtbot, 
     [step] = hearth.store.tool_steps_for([answer_id])[answer_id]
     assert (step.state, step.approval, step.result) == ("done", "once", "18446744073709551616")
     assert card.header.text().startswith("Ran Calculator") and not card.allow_once.isVisible()
+    assert not card.arguments.isVisible(), "a step that has run folds to its one line"
+    assert hearth.window.composer.edit.hasFocus(), "after deciding, the user is back in the composer"
     assert last_widget(hearth).text() == "Let me compute. That is 18446744073709551616."
     assert "18446744073709551616" in json.dumps(server.requests[1]["messages"][-1])
 
