@@ -251,36 +251,40 @@ def memory_cap_bytes(limits: SandboxLimits) -> int:
 DRIVER = r'''
 import sys
 _reserve = bytearray(1 << 20)  # freed on MemoryError so that the report can still be written
+def _hearth_report(name, text):
+    with open("/.hearth/" + name, "w", encoding="utf-8", errors="replace") as out:
+        out.write(text)
 def _hearth_main():
+    # Light on imports: every module costs milliseconds in a WebAssembly interpreter.
     global _reserve
-    import ast, json, linecache, os, traceback
+    import _ast, os
     with open("/.hearth/code.py", encoding="utf-8") as source:
         code = source.read()
-    result = {"value": None, "error": None}
     ns = {"__name__": "__main__", "__builtins__": __builtins__}
     try:
         os.chdir("/scratch")
     except OSError:
         pass
     sys.path.insert(0, "/scratch")
-    linecache.cache["<code>"] = (len(code), None, code.splitlines(True), "<code>")
     try:
-        tree = ast.parse(code, "<code>", "exec")
+        tree = compile(code, "<code>", "exec", _ast.PyCF_ONLY_AST)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
+        if tree.body and isinstance(tree.body[-1], _ast.Expr):
+            last = _ast.Expression(tree.body.pop().value)
         exec(compile(tree, "<code>", "exec"), ns)
         if last is not None:
             value = eval(compile(last, "<code>", "eval"), ns)
             if value is not None:
                 text = repr(value)
-                result["value"] = text if len(text) <= 200000 else text[:100000] + " … " + text[-100000:]
+                _hearth_report("value", text if len(text) <= 200000 else text[:100000] + " … " + text[-100000:])
     except SystemExit as exc:
         if exc.code not in (None, 0):
-            result["error"] = "SystemExit: %s" % (exc.code,)
+            _hearth_report("error", "SystemExit: %s" % (exc.code,))
     except BaseException as exc:
         _reserve = None
         ns.clear()
+        import linecache, traceback
+        linecache.cache["<code>"] = (len(code), None, code.splitlines(True), "<code>")
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != "<code>":
             tb = tb.tb_next  # the driver's own frames are noise
@@ -290,14 +294,14 @@ def _hearth_main():
             pass
         traceback.print_exception(type(exc), exc, tb)
         lines = traceback.format_exception_only(type(exc), exc)
-        result["error"] = (lines[-1].strip() if lines else type(exc).__name__) or type(exc).__name__
+        _hearth_report("error", (lines[-1].strip() if lines else "") or type(exc).__name__)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BaseException:
             pass
-    with open("/.hearth/result.json", "w", encoding="utf-8") as out:
-        json.dump(result, out)
+import builtins
+builtins.exit = builtins.quit = sys.exit  # what `site` would give (it is skipped: -S)
 _hearth_main()
 '''
 
@@ -510,7 +514,7 @@ def run_python(code: str, *, scratch: Path, limits: SandboxLimits = SandboxLimit
             _copy_inputs(read_only_files, inputs)
         (private / "code.py").write_bytes(code.encode("utf-8", "replace"))
         wasi = wasmtime.WasiConfig()
-        wasi.argv = ["python", "-u", "-I", "-X", "utf8", "-c", DRIVER]
+        wasi.argv = ["python", "-u", "-I", "-S", "-X", "utf8", "-c", DRIVER]
         wasi.env = [("HOME", SCRATCH), ("TMPDIR", SCRATCH)]
         wasi.stdout_custom = stdout.write
         wasi.stderr_custom = stderr.write

@@ -46,6 +46,8 @@ def waiting_card(qtbot, hearth):
 def test_a_calculation_waits_for_the_user_then_runs_and_its_result_shows(qtbot, hearth, server):
     server.replies = [{"content": "Let me compute. ", "tool_calls": [
         {"name": "calculator", "arguments": {"expression": "2**64"}}]}, "That is 18446744073709551616."]
+    hearth.window.activateWindow()
+    qtbot.waitUntil(hearth.window.isActiveWindow, timeout=3000)
     send(qtbot, hearth, "What is 2 to the 64th?")
     card = waiting_card(qtbot, hearth)
     assert card.arguments.editor.toPlainText() == "2**64", "the card must show exactly what will run"
