@@ -29,7 +29,6 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
-import json
 import os
 import platform
 import shutil
@@ -283,18 +282,22 @@ def _hearth_main():
     except BaseException as exc:
         _reserve = None
         ns.clear()
-        import linecache, traceback
-        linecache.cache["<code>"] = (len(code), None, code.splitlines(True), "<code>")
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != "<code>":
-            tb = tb.tb_next  # the driver's own frames are noise
         try:
             sys.stdout.flush()
         except BaseException:
             pass
-        traceback.print_exception(type(exc), exc, tb)
-        lines = traceback.format_exception_only(type(exc), exc)
-        _hearth_report("error", (lines[-1].strip() if lines else "") or type(exc).__name__)
+        try:
+            import linecache, traceback
+            linecache.cache["<code>"] = (len(code), None, code.splitlines(True), "<code>")
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename != "<code>":
+                tb = tb.tb_next  # the driver's own frames are noise
+            traceback.print_exception(type(exc), exc, tb)
+            lines = traceback.format_exception_only(type(exc), exc)
+            last_line = (lines[-1].strip() if lines else "") or type(exc).__name__
+        except BaseException:  # the code broke the machinery (sys.modules, memory…): the bare facts
+            last_line = "%s: %s" % (type(exc).__name__, exc)
+        _hearth_report("error", last_line)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -458,29 +461,26 @@ def _copy_inputs(files: Iterable[Path], folder: Path) -> None:
         shutil.copyfile(source, folder / name)
 
 
-def _read_result(folder: Path) -> dict[str, Any]:
-    """The driver's report, read without following a link the guest may have put in its place."""
-    path = folder / "result.json"
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
-    except OSError:
-        return {}
-    try:
-        import stat
+def _read_result(folder: Path) -> dict[str, str]:
+    """The driver's report ('value', 'error'), read without following a link the guest may have
+    put in its place, and within a bound."""
+    import stat
 
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or os.path.islink(path):
-            return {}
-        with os.fdopen(fd, "rb") as handle:
-            fd = -1
-            raw = handle.read(2_000_000)
-    finally:
-        if fd >= 0:
+    result: dict[str, str] = {}
+    for name in ("value", "error"):
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or os.path.islink(path):
+                continue
+            raw = os.read(fd, 1_000_000)
+        finally:
             os.close(fd)
-    try:
-        result = json.loads(raw.decode("utf-8", "replace"))
-    except ValueError:
-        return {}
-    return result if isinstance(result, dict) else {}
+        result[name] = raw.decode("utf-8", "replace")
+    return result
 
 
 def run_python(code: str, *, scratch: Path, limits: SandboxLimits = SandboxLimits(),
