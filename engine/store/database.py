@@ -287,13 +287,17 @@ class Store:
             "decode_ms": decode_ms,
             "tokens_per_second": tokens_per_second,
         }
+        self._update_row("messages", message_id, fields, "save the message")
+
+    def _update_row(self, table: str, row_id: int, fields: dict[str, Any], doing: str) -> None:
+        """Set the given columns (None = leave as is) and the row's updated_at."""
         assignments = {name: value for name, value in fields.items() if value is not None}
         if not assignments:
             return
         assignments["updated_at"] = time.time()
         columns = ", ".join(f"{name} = ?" for name in assignments)
-        with self._transaction("save the message") as tx:
-            tx.execute(f"UPDATE messages SET {columns} WHERE id = ?", (*assignments.values(), message_id))
+        with self._transaction(doing) as tx:
+            tx.execute(f"UPDATE {table} SET {columns} WHERE id = ?", (*assignments.values(), row_id))
 
     def get_message(self, message_id: int) -> Message | None:
         with self._reading("read a message") as conn:
@@ -460,13 +464,7 @@ class Store:
             _check_tool_state(state)
         fields = {"state": state, "approval": approval, "result": None if result is None else _text(result),
                   "ok": None if ok is None else int(bool(ok)), "elapsed_s": elapsed_s}
-        assignments = {name: value for name, value in fields.items() if value is not None}
-        if not assignments:
-            return
-        assignments["updated_at"] = time.time()
-        columns = ", ".join(f"{name} = ?" for name in assignments)
-        with self._transaction("save the tool call") as tx:
-            tx.execute(f"UPDATE tool_steps SET {columns} WHERE id = ?", (*assignments.values(), step_id))
+        self._update_row("tool_steps", step_id, fields, "save the tool call")
 
     def tool_steps_for(self, message_ids: list[int]) -> dict[int, list[ToolStep]]:
         """Each answer's tool steps in the order they were made (answers without any: [])."""

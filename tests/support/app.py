@@ -22,3 +22,17 @@ def running_hearth(qtbot, settings: dict[str, Any] | None = None, *, show: bool 
         yield hearth
     finally:
         hearth.shutdown()
+
+
+def send(qtbot, hearth, text: str) -> None:
+    """Type into the composer and press Enter, as the user does."""
+    from PySide6.QtCore import Qt
+
+    composer = hearth.window.composer
+    composer.edit.setFocus()
+    qtbot.keyClicks(composer.edit, text)
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+
+
+def last_widget(hearth):
+    return hearth.window.messages.widgets()[-1]

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.gui.main_window_controller import HearthController
 from ui.search_results import HIT_RUNS_ROLE
-from tests.support.app import running_hearth
+from tests.support.app import last_widget, running_hearth, send
 
 
 @pytest.fixture
@@ -18,17 +18,6 @@ def hearth(qtbot):
 
 def wait_ready(qtbot, hearth):
     qtbot.waitUntil(lambda: hearth.engine.ready, timeout=60000)
-
-
-def send(qtbot, hearth, text: str) -> None:
-    composer = hearth.window.composer
-    composer.edit.setFocus()
-    qtbot.keyClicks(composer.edit, text)
-    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
-
-
-def last_widget(hearth):
-    return hearth.window.messages.widgets()[-1]
 
 
 def test_type_send_stop_regenerate_switch_and_find_it_all_after_a_relaunch(qtbot, hearth):

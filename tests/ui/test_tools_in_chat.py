@@ -9,7 +9,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.support.app import running_hearth
+from tests.support.app import last_widget, running_hearth, send
 from tests.support.openai_server import scripted_server
 
 
@@ -25,17 +25,6 @@ def hearth(qtbot, server):
                                 "tools/enabled": "calculator"}) as controller:
         qtbot.waitUntil(lambda: controller.engine.ready, timeout=30000)
         yield controller
-
-
-def send(qtbot, hearth, text: str) -> None:
-    composer = hearth.window.composer
-    composer.edit.setFocus()
-    qtbot.keyClicks(composer.edit, text)
-    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
-
-
-def last_widget(hearth):
-    return hearth.window.messages.widgets()[-1]
 
 
 def waiting_card(qtbot, hearth):
