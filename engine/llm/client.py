@@ -172,6 +172,8 @@ class ChatClient:
                 delta = choice.get("delta") or {}
                 for piece in delta.get("tool_calls") or ():
                     _gather_call(calls, piece)
+                    last_at = time.perf_counter()  # a call is the answer's output too: it times the turn
+                    first_at = first_at or last_at
                 text = delta.get("content")
                 if text:
                     now = time.perf_counter()

@@ -66,7 +66,7 @@ class ToolRegistry:
             return ToolResult(f"There is no tool named {name!r}. Available: {', '.join(self._tools) or 'none'}.",
                               ok=False)
         try:
-            arguments = json.loads(arguments_text or "{}")
+            arguments = json.loads(arguments_text or "{}", strict=False)  # a raw newline inside a string is fine
         except ValueError as exc:
             return ToolResult(f"The arguments are not valid JSON ({exc.msg}).", ok=False)
         if not isinstance(arguments, dict):
