@@ -61,6 +61,7 @@ class AnswerController(QObject):
         runner.tool_step.connect(self._on_tool_step)
         self._pending: int | None = None      # an answer row waiting for the model
         self._stopped = False                  # the user pressed Stop: the queue waits
+        self._closed = False
         self.queue: list[Question] = []
         runner.planned.connect(self._on_planned)
         runner.delta.connect(self._on_delta)
@@ -207,6 +208,7 @@ class AnswerController(QObject):
     def shutdown(self, engine_stopped=None) -> None:
         """Stop the answer; `engine_stopped()` (stopping the engine host) unblocks an answer still
         waiting for its first token, which closing the stream cannot reach."""
+        self._closed = True  # an answer's last word may still be on its way: nothing may touch the store
         self.runner.abandon()
         self.approvals.deny_all()
         if engine_stopped is not None:
@@ -248,12 +250,17 @@ class AnswerController(QObject):
                           approver=self.approvals, max_rounds=settings.max_rounds)
 
     def _on_tool_step(self, event: ToolStepChanged) -> None:
+        if self._closed:
+            return
         if widget := self.transcript.view.widget_for(event.message_id):
             widget.show_tool_step(event.step)
 
     def _approval_needed(self, request: ToolRequest) -> None:
         """A call waits for the user: its card asks (the chat may be another one by now: then Stop
         already denied it)."""
+        if self._closed:
+            self.approvals.answer(request.step_id, "denied")
+            return
         widget = self.transcript.view.widget_for(request.message_id)
         if widget is None:
             self.approvals.answer(request.step_id, "denied")
@@ -268,6 +275,8 @@ class AnswerController(QObject):
         self.status.emit(f"The model wants to use {step.name}: allow or deny it in the chat (Esc denies).")
 
     def _on_planned(self, event: AnswerPlanned) -> None:
+        if self._closed:
+            return
         message = self.store.get_message(event.message_id)
         if message is not None and message.conversation_id == self.transcript.current_id:
             self.transcript.show_context_note(event.dropped, event.n_ctx)
@@ -278,6 +287,8 @@ class AnswerController(QObject):
         self.answer_progressed.emit(message_id, text)
 
     def _on_finished(self, event: AnswerFinished) -> None:
+        if self._closed:
+            return
         self._answer_over()
         message = self.store.get_message(event.message_id)
         if widget := self.transcript.view.widget_for(event.message_id):
@@ -294,6 +305,8 @@ class AnswerController(QObject):
             self._send_next_queued()
 
     def _on_failed(self, event: AnswerFailed) -> None:
+        if self._closed:
+            return
         self._answer_over()
         if widget := self.transcript.view.widget_for(event.message_id):
             widget.set_state(event.state, event.message)  # leaving "streaming" renders what was written

@@ -38,7 +38,8 @@ def test_a_calculation_waits_for_the_user_then_runs_and_its_result_shows(qtbot, 
     send(qtbot, hearth, "What is 2 to the 64th?")
     card = waiting_card(qtbot, hearth)
     assert card.arguments.editor.toPlainText() == "2**64", "the card must show exactly what will run"
-    assert card.allow_once.isVisible() and card.allow_chat.isVisible() and card.deny.isVisible()
+    qtbot.waitUntil(lambda: card.allow_once.isVisible() and card.allow_chat.isVisible() and card.deny.isVisible(),
+                    timeout=3000)  # a widget added to a shown window is shown by the next event loop pass
     answer_id = last_widget(hearth).message_id
     [step] = hearth.store.tool_steps_for([answer_id])[answer_id]
     assert step.state == "requested" and step.result is None, "something ran before it was allowed"
