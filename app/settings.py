@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Tools
     Setting("tools/enabled", str, "calculator", "Tools", "Tools the model may call, separated by commas: calculator, python, files, fetch. Every call is shown and needs your approval.", group="Tools"),
     Setting("tools/folders", str, "", "Shared folders", "Folders the files tool may list and read, separated by ';'. Nothing else on this computer is visible to it.", group="Tools"),
+    Setting("tools/mcp_config", str, "", "MCP servers", "An mcp.json (as LM Studio and Claude use) whose servers' tools join Hearth's; each call still asks you. Empty: none.", group="Tools"),
     Setting("tools/max_rounds", int, 6, "Tool rounds", "How many times one answer may call tools before it must answer.", 1, 50, group="Tools"),
     Setting("tools/python_seconds", int, 10, "Python time limit", "Seconds a Python run may take before it is stopped.", 1, 600, group="Tools"),
     Setting("tools/python_memory_mb", int, 256, "Python memory limit", "Megabytes of memory a Python run may use.", 32, 4096, group="Tools"),

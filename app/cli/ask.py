@@ -36,6 +36,8 @@ def add_parser(subparsers) -> None:
                           "and are denied when stdin is not a terminal")
     ask.add_argument("--files", type=Path, action="append", default=[], metavar="DIR",
                      help="a folder the files tool may read (repeatable)")
+    ask.add_argument("--mcp", type=Path, metavar="FILE",
+                     help="an mcp.json of MCP servers whose tools join --tools (named SERVER__TOOL)")
     ask.add_argument("--tool-choice", metavar="NAME", help="make the model call this tool first")
     ask.add_argument("--max-rounds", type=int, default=6, help="tool rounds per answer at most")
     ask.set_defaults(func=run_ask)
@@ -58,9 +60,13 @@ def run_ask(args) -> int:
 
     if args.max_tokens < 1 or not 0 <= args.temperature <= 2 or args.ctx < 256:
         return _fail("--max-tokens must be ≥ 1, --temperature between 0 and 2, --ctx ≥ 256")
+    hub = None
     try:
-        tools, approver = _tools(args)
+        hub = _mcp_hub(args.mcp) if args.mcp else None
+        tools, approver = _tools(args, hub.tools() if hub else [])
     except ValueError as exc:
+        if hub is not None:
+            hub.close()
         return _fail(str(exc))
     keeps_history = args.continue_ or args.conversation is not None or args.save
     scratch = None if keeps_history else tempfile.TemporaryDirectory(prefix="hearth-ask-")
@@ -126,6 +132,8 @@ def run_ask(args) -> int:
     except (EngineError, ChatError, StoreError, ValueError) as exc:
         return _fail(exc.message if isinstance(exc, EngineError) else str(exc))
     finally:
+        if hub is not None:
+            hub.close()
         if endpoint is not None:
             endpoint.close()
         if store is not None:
@@ -134,23 +142,36 @@ def run_ask(args) -> int:
             scratch.cleanup()
 
 
-def _tools(args):
-    """The registry of the tools named by --tools, and who approves their calls."""
+def _mcp_hub(path: Path):
+    """The MCP servers of an mcp.json, started for this answer; one that cannot start is named."""
+    from engine.tools.mcp_servers import McpHub, load_mcp_config
+
+    hub = McpHub(load_mcp_config(path)).start()  # McpConfigError is a ValueError
+    for name, why in hub.unavailable.items():
+        sys.stderr.write(f"hearth: the MCP server {name!r} is unavailable: {why}\n")
+    return hub
+
+
+def _tools(args, mcp_tools=()):
+    """The registry of the tools named by --tools (and the MCP servers'), and who approves their calls."""
     from engine.tools.approval import allow_only
     from engine.tools.registry import TOOL_NAMES, ToolRegistry, ToolSettings
 
     names = [n.strip() for n in args.tools.split(",") if n.strip()]
     allowed = [n.strip() for n in args.allow.split(",") if n.strip()]
-    if args.tool_choice and args.tool_choice not in names:
-        names.append(args.tool_choice)
-    unknown = [n for n in names + allowed if n not in TOOL_NAMES]
+    mcp_names = [tool.spec.name for tool in mcp_tools]
+    builtin = [n for n in names if n not in mcp_names]
+    if args.tool_choice and args.tool_choice not in names + mcp_names:
+        builtin.append(args.tool_choice)
+    unknown = [n for n in builtin + allowed if n not in (*TOOL_NAMES, *mcp_names)]
     if unknown:
-        raise ValueError(f"unknown tool {unknown[0]!r}; the tools are {', '.join(TOOL_NAMES)}")
+        raise ValueError(f"unknown tool {unknown[0]!r}; the tools are {', '.join([*TOOL_NAMES, *mcp_names])}")
     if not 1 <= args.max_rounds <= 50:
         raise ValueError("--max-rounds must be between 1 and 50")
-    if not names:
+    if not builtin and not mcp_tools:
         return None, allow_only(())
-    registry = ToolRegistry.build(ToolSettings(enabled=tuple(names), folders=tuple(p.resolve() for p in args.files)))
+    registry = ToolRegistry.build(ToolSettings(enabled=tuple(builtin), folders=tuple(p.resolve() for p in args.files)),
+                                  extra=mcp_tools)
     if registry.unavailable:
         name, why = next(iter(registry.unavailable.items()))
         raise ValueError(f"the {name} tool is unavailable: {why}")

@@ -246,7 +246,7 @@ class AnswerController(QObject):
         conversation = self.store.get_conversation(message.conversation_id) if message else None
         settings = self._tool_settings(conversation)
         self.runner.start(self.engine.endpoint, message_id, sampling_for(conversation, self._sampling_defaults()),
-                          tools=lambda: ToolRegistry.build(settings) if settings.enabled else None,
+                          tools=lambda: ToolRegistry.build(settings) if settings.enabled or settings.extra_tools else None,
                           approver=self.approvals, max_rounds=settings.max_rounds)
 
     def _on_tool_step(self, event: ToolStepChanged) -> None:

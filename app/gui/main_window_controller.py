@@ -61,6 +61,7 @@ class HearthController:
         self.answers.streaming_changed.connect(lambda _: self._show_queue())
         self._deleted: int | None = None
         self._search_tickets = Tickets()
+        self._mcp_hub = None  # the MCP servers of Settings → Tools, started in the background
         self._search_pool = QThreadPool(w)  # its own thread: never queued behind a model load or a scan
         self._search_pool.setMaxThreadCount(1)
         self.window_state = WindowState(self.settings, w)
@@ -119,6 +120,7 @@ class HearthController:
             self.transcript.open(conversations[0].id)
         self.models.refresh()
         self.models.load_engine()
+        self._start_mcp_servers()
         self.voice.preload()
         if self.recovery is not None:
             QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, "Chat history was damaged",
@@ -132,6 +134,8 @@ class HearthController:
             self.library.shutdown()
         self.voice.cancel()
         self.answers.shutdown(engine_stopped=self.engine.shutdown)
+        if self._mcp_hub is not None:
+            self._mcp_hub.close()
         self.store.close()
 
     # -- engine ------------------------------------------------------------------
@@ -229,6 +233,24 @@ class HearthController:
         composer.set_text(f"{typed}\n{question.text}" if typed.strip() else question.text)
         self.images.restore(question.images)
 
+    def _start_mcp_servers(self) -> None:
+        config = self.settings.get("tools/mcp_config").strip()
+        if not config:
+            return
+
+        def start():
+            from engine.tools.mcp_servers import McpHub, load_mcp_config
+
+            return McpHub(load_mcp_config(Path(config).expanduser())).start()
+
+        def started(hub) -> None:
+            self._mcp_hub = hub
+            for name, why in hub.unavailable.items():
+                self.window.statusBar().showMessage(f"The MCP server {name} is unavailable: {why}", 20000)
+
+        run_in_background(start, on_success=started, on_failure=lambda exc: self.window.statusBar().showMessage(
+            f"The MCP servers in {config} could not be started: {exc}", 20000))
+
     def _tool_settings(self, conversation) -> ToolSettings:
         """The tools an answer in `conversation` may use: the chat's own choice, or the default."""
         s = self.settings
@@ -238,7 +260,8 @@ class HearthController:
         return ToolSettings(enabled=tuple(n.strip() for n in chosen.split(",") if n.strip() in TOOL_NAMES),
                             folders=folders, python_seconds=float(s.get("tools/python_seconds")),
                             python_memory_mb=int(s.get("tools/python_memory_mb")),
-                            max_rounds=int(s.get("tools/max_rounds")), scratch_dir=scratch)
+                            max_rounds=int(s.get("tools/max_rounds")), scratch_dir=scratch,
+                            extra_tools=tuple(self._mcp_hub.tools()) if self._mcp_hub is not None else ())
 
     def _sampling_defaults(self) -> SamplingDefaults:
         s = self.settings

@@ -23,6 +23,7 @@ class ToolSettings:
     python_memory_mb: int = 256
     max_rounds: int = 6                   # model turns that may call tools in one answer
     scratch_dir: Path | None = None       # the Python sandbox's folder (per chat, when given)
+    extra_tools: tuple = ()               # tools from MCP servers the user added
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
@@ -32,10 +33,10 @@ class ToolRegistry:
         self.unavailable: dict[str, str] = {}  # enabled tools that could not be made, and why
 
     @classmethod
-    def build(cls, settings: ToolSettings) -> "ToolRegistry":
-        """The enabled built-in tools. A tool whose runtime is missing is left out (its reason is
-        in `unavailable`), never a crash."""
-        tools: list[Tool] = []
+    def build(cls, settings: ToolSettings, extra: Iterable[Tool] = ()) -> "ToolRegistry":
+        """The enabled built-in tools, plus `extra` (an MCP hub's tools). A tool whose runtime is
+        missing is left out (its reason is in `unavailable`), never a crash."""
+        tools: list[Tool] = [*settings.extra_tools, *extra]
         unavailable: dict[str, str] = {}
         for name in settings.enabled:
             try:

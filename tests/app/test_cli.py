@@ -146,3 +146,29 @@ def test_ask_a_remote_server_sends_the_whole_chat_and_streams_its_reply(hearth_h
             "Capital of France?", "Paris is the capital.", "Which river?"]
         refused = hearth("ask", "--server", server.base_url, "--api-key", "wrong", "hi", env_home=hearth_home)
         assert refused.returncode == 2 and "key" in refused.stderr
+
+
+def test_ask_with_tools_runs_an_allowed_mcp_tool_and_a_calculation_and_reports_each_call(hearth_home, tmp_path):
+    """A remote model asks for an MCP server's tool and the calculator; --allow lets both run, and
+    a tool outside --allow is denied because stdin is not a terminal."""
+    from tests.support.openai_server import scripted_server
+
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"echo": {
+        "command": sys.executable, "args": [str(ROOT / "tests" / "support" / "mcp_echo_server.py")]}}}))
+    with scripted_server() as server:
+        server.replies = [{"tool_calls": [{"name": "echo__echo", "arguments": {"text": "hello from MCP"}},
+                                          {"name": "calculator", "arguments": {"expression": "2**10"}},
+                                          {"name": "echo__add", "arguments": {"a": 2, "b": 3}}]},
+                          "Echoed, and 2**10 is 1024."]
+        result = hearth("ask", "--server", server.base_url, "--tools", "calculator", "--mcp", str(config),
+                        "--allow", "calculator,echo__echo", "--json", "Echo and calculate", env_home=hearth_home)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["text"] == "Echoed, and 2**10 is 1024."
+    calls = {c["name"]: c for c in data["tool_calls"]}
+    assert calls["echo__echo"]["approved"] and "hello from MCP" in calls["echo__echo"]["result"]
+    assert calls["calculator"]["approved"] and calls["calculator"]["result"] == "1024"
+    assert not calls["echo__add"]["approved"], "a tool outside --allow ran without a terminal to ask on"
+    offered = {t["function"]["name"] for t in server.requests[0]["tools"]}
+    assert {"calculator", "echo__echo", "echo__add"} <= offered
