@@ -120,6 +120,7 @@ class MessageWidget(QFrame):
         self._tools.setContentsMargins(0, 0, 0, 0)
         self._tools.setSpacing(4)
         self._tool_cards: dict = {}
+        self._thinking = None  # built when the model thinks
         layout.addLayout(self._tools)
         layout.addLayout(self._body)
         layout.addWidget(self._footer)
@@ -129,6 +130,34 @@ class MessageWidget(QFrame):
         self._timer.timeout.connect(self._render)
         self._render()
         self.set_state(state, error)
+
+    # -- thinking --------------------------------------------------------------
+    def append_thinking(self, delta: str) -> None:
+        """A reasoning model's thought streams into its own folded section above the answer."""
+        box = self._thinking_section()
+        box.append(delta)
+
+    def set_thinking(self, text: str, seconds: float | None) -> None:
+        box = self._thinking_section()
+        box.set_text(text)
+        box.finish(seconds)
+
+    def retract(self, text: str) -> None:
+        """The end of the answer shown so far was thinking: take it back out of the answer."""
+        if text and self._text.endswith(text):
+            self._text = self._text[:len(self._text) - len(text)]
+            self.flush()
+
+    def thinking_text(self) -> str:
+        return self._thinking.text() if self._thinking is not None else ""
+
+    def _thinking_section(self):
+        if self._thinking is None:
+            from ui.thinking_section import ThinkingSection
+
+            self._thinking = ThinkingSection()
+            self._tools.insertWidget(0, self._thinking)
+        return self._thinking
 
     # -- tool calls ------------------------------------------------------------
     def show_tool_step(self, step, *, waiting: bool = False):
@@ -159,6 +188,8 @@ class MessageWidget(QFrame):
 
     def append(self, delta: str) -> None:
         """Cheap: buffer now, render on the next tick (≤ 30 renders a second)."""
+        if self._thinking is not None:
+            self._thinking.answer_began()
         self._text += delta
         if not self._timer.isActive():
             self._timer.start()

@@ -28,6 +28,9 @@ QFrame#queuedMessage { background: #f4f1ec; border: 1px dashed #cfc6b8; border-r
 QLabel#queuedState { color: #8a6d3b; font-style: italic; }
 QFrame#toolStep { background: #f6f4fb; border: 1px solid #ddd6ee; border-radius: 8px; }
 QFrame#toolStep[state="denied"], QFrame#toolStep[state="failed"], QFrame#toolStep[state="stopped"] { background: #fbf3f1; border-color: #ecd2cc; }
+QFrame#thinking { background: #f7f7f4; border-left: 3px solid #d8d2c4; }
+QToolButton#thinkingHeader { color: #7a7166; font-style: italic; }
+QPlainTextEdit#thinkingText { color: #6b655d; background: transparent; border: none; }
 QLabel#toolStepHeader { color: #4a3d6b; font-weight: bold; }
 """
 

@@ -51,7 +51,7 @@ def _fail(message: str) -> int:
 
 def run_ask(args) -> int:
     from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, PromptPlanner, answer, begin_answer
-    from engine.chat.events import ToolStepChanged
+    from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
     from engine.chat.titles import title_from
     from engine.llm.client import ChatError, Sampling
     from engine.llm.endpoint import EndpointPlan, ModelNotUsable, local_plan, open_endpoint
@@ -94,11 +94,15 @@ def run_ask(args) -> int:
         endpoint = open_endpoint(plan, log_dir=_log_dir())
         reply = begin_answer(store, conversation_id)
         sampling = Sampling(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-        text, finished, steps = "", None, {}
+        text, thought, finished, steps = "", "", None, {}
         tool_choice = {"type": "function", "function": {"name": args.tool_choice}} if args.tool_choice else None
         for event in answer(store, endpoint, PromptPlanner(store, attachments_dir), reply.id, sampling,
                             tools=tools, approver=approver, tool_choice=tool_choice, max_rounds=args.max_rounds):
-            if isinstance(event, ToolStepChanged):
+            if isinstance(event, ThinkingDelta):
+                thought += event.text
+            elif isinstance(event, AnswerRetracted):
+                text = text[:len(text) - len(event.text)]  # already printed: a terminal cannot take it back
+            elif isinstance(event, ToolStepChanged):
                 steps[event.step.id] = event.step
                 if not args.json and event.step.state not in ("requested", "running"):
                     _show_step(event.step)
@@ -114,7 +118,7 @@ def run_ask(args) -> int:
                     sys.stdout.write("\n")
                 return _fail(event.message)
         if args.json:
-            result = {"model": endpoint.label, "text": text,
+            result = {"model": endpoint.label, "text": text, "reasoning": thought,
                       "completion_tokens": finished.completion_tokens if finished else 0,
                       "tokens_per_second": round(finished.tokens_per_second, 2) if finished else 0,
                       "ttft_ms": round(finished.ttft_ms, 1) if finished else 0,

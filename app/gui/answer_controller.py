@@ -59,6 +59,8 @@ class AnswerController(QObject):
         transcript.view.tool_decided.connect(self.approvals.answer)
         transcript.view.tool_decided.connect(lambda *_: composer.edit.setFocus())  # back to writing
         runner.tool_step.connect(self._on_tool_step)
+        runner.thought.connect(lambda mid, text: (w := transcript.view.widget_for(mid)) and w.append_thinking(text))
+        runner.retracted.connect(lambda mid, text: (w := transcript.view.widget_for(mid)) and w.retract(text))
         self._pending: int | None = None      # an answer row waiting for the model
         self._stopped = False                  # the user pressed Stop: the queue waits
         self._closed = False

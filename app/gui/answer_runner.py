@@ -15,7 +15,7 @@ from engine.cancel import Cancel
 from collections.abc import Callable
 
 from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, AnswerPlanned, PromptPlanner, answer
-from engine.chat.events import ToolStepChanged
+from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
 from engine.llm.client import Sampling
 from engine.tools.approval import Approver, deny_all
 from engine.tools.registry import ToolRegistry
@@ -29,6 +29,8 @@ class AnswerRunner(QObject):
     finished = Signal(object)  # AnswerFinished
     failed = Signal(object)    # AnswerFailed
     tool_step = Signal(object)  # ToolStepChanged
+    thought = Signal(int, str)  # message id, more thinking
+    retracted = Signal(int, str)  # message id, the end of the answer that was thinking after all
 
     def __init__(self, store: Store, planner: PromptPlanner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +75,10 @@ class AnswerRunner(QObject):
                 self.planned.emit(event)
             elif isinstance(event, ToolStepChanged):
                 self.tool_step.emit(event)
+            elif isinstance(event, ThinkingDelta):
+                self.thought.emit(event.message_id, event.text)
+            elif isinstance(event, AnswerRetracted):
+                self.retracted.emit(event.message_id, event.text)
 
         run_in_background(work, on_progress=progressed, on_success=lambda last: self._ended(message_id, last),
                           on_failure=lambda exc: self._ended(message_id, AnswerFailed(

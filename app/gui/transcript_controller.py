@@ -63,9 +63,10 @@ class TranscriptController(QObject):
             limit = max(PAGE, len(newer) + 2)
         messages = self.store.messages(conversation_id, limit=limit)
         attachments = self.store.attachments_for([m.id for m in messages])
-        steps = self._steps(messages)
+        steps, thoughts = self._steps(messages), self._thoughts(messages)
         for message in messages:
-            self.view.append_message(self.widget(message, attachments.get(message.id, []), steps.get(message.id, ())))
+            self.view.append_message(self.widget(message, attachments.get(message.id, []), steps.get(message.id, ()),
+                                                 thoughts.get(message.id)))
         if messages and messages[-1].role == "assistant":
             self.show_version_count(messages[-1].id)
         self.view.set_has_earlier(total > len(messages))
@@ -87,18 +88,24 @@ class TranscriptController(QObject):
             return
         older = self.store.messages(self.current_id, limit=PAGE, before_id=self.view.oldest_id())
         attachments = self.store.attachments_for([m.id for m in older])
-        steps = self._steps(older)
-        self.view.prepend_messages([self.widget(m, attachments.get(m.id, []), steps.get(m.id, ())) for m in older])
+        steps, thoughts = self._steps(older), self._thoughts(older)
+        self.view.prepend_messages([self.widget(m, attachments.get(m.id, []), steps.get(m.id, ()), thoughts.get(m.id))
+                                    for m in older])
         remaining = self.store.count_messages(self.current_id) - len(self.view.message_ids())
         self.view.set_has_earlier(remaining > 0)
 
-    def widget(self, message, attachments=(), tool_steps=()) -> MessageWidget:
+    def widget(self, message, attachments=(), tool_steps=(), thinking=None) -> MessageWidget:
         images = [str(self._attachments_dir / a.path) for a in attachments]
         widget = MessageWidget(message.id, message.role, message.content, state=message.state,
                                footer=footer_for(message), error=message.error, image_paths=images)
+        if thinking is not None:
+            widget.set_thinking(thinking.text, thinking.seconds)
         for step in tool_steps:
             widget.show_tool_step(step)
         return widget
+
+    def _thoughts(self, messages) -> dict:
+        return self.store.thinking_for([m.id for m in messages if m.role == "assistant"])
 
     def _steps(self, messages) -> dict:
         return self.store.tool_steps_for([m.id for m in messages if m.role == "assistant"])

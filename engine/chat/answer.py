@@ -17,8 +17,10 @@ from dataclasses import dataclass, replace
 from engine.cancel import Cancel
 from engine.chat.events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerFinished, AnswerPlanned
 from engine.chat.prompt import PromptPlanner, tool_message
-from engine.chat.events import ToolStepChanged
-from engine.llm.client import ChatError, Sampling, StreamFinished, TextDelta, ToolCall, ToolCallsRequested
+from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
+from engine.llm.client import (ChatError, ReasoningDelta, Sampling, StreamFinished, TextDelta, ToolCall,
+                               ToolCallsRequested)
+from engine.llm.thinking import Split, ThinkSplitter
 from engine.llm.endpoint import Endpoint
 from engine.store import Store, StoreError
 from engine.store.records import Conversation, Message, ToolStep
@@ -96,15 +98,19 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
             finished: StreamFinished | None = None
             with closing(endpoint.client.stream(prompt.messages, round_sampling, cancel, tools=offered,
                                                 tool_choice=choice if offered else None)) as stream:
+                splitter = ThinkSplitter()
                 for event in stream:
                     if isinstance(event, TextDelta):
-                        saver.text += event.text  # what the user is shown is what is kept
-                        yield AnswerDelta(answer_id, event.text)
+                        yield from saver.take(answer_id, splitter.feed(event.text))
+                        saver.save_if_due()
+                    elif isinstance(event, ReasoningDelta):
+                        yield from saver.take(answer_id, Split(thinking=event.text))
                         saver.save_if_due()
                     elif isinstance(event, ToolCallsRequested):
                         calls = event.calls
                     elif isinstance(event, StreamFinished):
                         finished = event
+                yield from saver.take(answer_id, splitter.finish())
             stats = _added(stats, _counted(finished, saver.text[round_start:], endpoint))
             if not calls or not tools or number == max_rounds or finished.finish_reason == "cancelled":
                 yield saver.finish(stats, endpoint.label)
@@ -219,23 +225,50 @@ class _Saver:
         self._store = store
         self._id = answer_id
         self.text = ""
+        self.thinking = ""
+        self._thought_from: float | None = None
+        self.thought_for: float | None = None  # seconds from the first thought to the first answer word
         self._saved_len = 0
+        self._saved_thinking = 0
         self._last_save = time.monotonic()
         self._ended = False
+
+    def take(self, answer_id: int, split: Split):
+        """A piece of the stream, told apart into thought and answer: kept, then reported."""
+        if split.retracted:
+            self.text = self.text[:len(self.text) - len(split.retracted)]
+            yield AnswerRetracted(answer_id, split.retracted)
+        if split.thinking:
+            self.thinking += split.thinking
+            self._thought_from = self._thought_from or time.monotonic()
+            yield ThinkingDelta(answer_id, split.thinking)
+        if split.answer:
+            if self._thought_from is not None and self.thought_for is None:
+                self.thought_for = time.monotonic() - self._thought_from
+            self.text += split.answer  # what the user is shown is what is kept
+            yield AnswerDelta(answer_id, split.answer)
 
     def save_now(self) -> None:
         if len(self.text) != self._saved_len:
             self._store.update_message(self._id, content=self.text)
             self._last_save, self._saved_len = time.monotonic(), len(self.text)
+        self._save_thinking()
 
     def save_if_due(self) -> None:
-        now = time.monotonic()
-        if now - self._last_save >= SAVE_EVERY_S and len(self.text) != self._saved_len:
-            self._store.update_message(self._id, content=self.text)
-            self._last_save, self._saved_len = now, len(self.text)
+        if time.monotonic() - self._last_save >= SAVE_EVERY_S:
+            self.save_now()
+
+    def _save_thinking(self) -> None:
+        if len(self.thinking) != self._saved_thinking:
+            seconds = self.thought_for if self.thought_for is not None else (
+                time.monotonic() - self._thought_from if self._thought_from else None)
+            self._store.save_thinking(self._id, self.thinking, seconds)
+            self._saved_thinking = len(self.thinking)
 
     def finish(self, event: StreamFinished, model: str) -> AnswerFinished:
         state = "interrupted" if event.finish_reason == "cancelled" else "complete"
+        self._saved_thinking = -1 if self.thinking else 0  # its time is final now
+        self._save_thinking()
         self._store.update_message(
             self._id, content=self.text, state=state, model=model, prompt_tokens=event.prompt_tokens,
             completion_tokens=event.completion_tokens, prompt_ms=event.ttft_ms, decode_ms=event.decode_ms,
@@ -265,4 +298,5 @@ class _Saver:
         if self._ended:
             return
         self._ended = True
+        self._save_thinking()
         self._store.update_message(self._id, content=self.text, state=state, error=message)

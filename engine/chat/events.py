@@ -48,4 +48,20 @@ class ToolStepChanged:
     step: ToolStep
 
 
-AnswerEvent = AnswerPlanned | AnswerDelta | ToolStepChanged | AnswerFinished | AnswerFailed
+@dataclass(frozen=True)
+class ThinkingDelta:
+    """More of the model's reasoning: shown apart from the answer, saved apart, never sent back."""
+    message_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerRetracted:
+    """The last `text` of the answer shown so far was thinking after all (the template had opened
+    `<think>` itself, and only `</think>` told): it moves from the answer to the thought."""
+    message_id: int
+    text: str
+
+
+AnswerEvent = (AnswerPlanned | AnswerDelta | ThinkingDelta | AnswerRetracted | ToolStepChanged | AnswerFinished
+               | AnswerFailed)

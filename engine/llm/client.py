@@ -65,7 +65,13 @@ class ToolCallsRequested:
     calls: tuple[ToolCall, ...]
 
 
-ChatEvent = TextDelta | ToolCallsRequested | StreamFinished
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """Thinking a server sent apart from the answer (`reasoning_content` or `reasoning`)."""
+    text: str
+
+
+ChatEvent = TextDelta | ReasoningDelta | ToolCallsRequested | StreamFinished
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,12 @@ class ChatClient:
                     _gather_call(calls, piece)
                     last_at = time.perf_counter()  # a call is the answer's output too: it times the turn
                     first_at = first_at or last_at
+                thought = delta.get("reasoning_content") or delta.get("reasoning")
+                if isinstance(thought, str) and thought:
+                    now = time.perf_counter()
+                    first_at = first_at or now
+                    last_at = now
+                    yield ReasoningDelta(thought)
                 text = delta.get("content")
                 if text:
                     now = time.perf_counter()

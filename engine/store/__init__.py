@@ -14,6 +14,7 @@ from .records import (
     StoreCorruptError,
     StoreError,
     StoreFullError,
+    Thinking,
     ToolStep,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "StoreCorruptError",
     "StoreError",
     "StoreFullError",
+    "Thinking",
     "ToolStep",
     "latest_version",
     "migrate",

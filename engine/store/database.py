@@ -42,6 +42,7 @@ from .records import (
     StoreCorruptError,
     StoreError,
     StoreFullError,
+    Thinking,
     ToolStep,
 )
 
@@ -440,6 +441,31 @@ class Store:
                 conn.execute("COMMIT")  # ends the read: an open one would hold back WAL checkpoints
         return [SearchHit(conversation_id, title, message_id, role, snippets.get(message_id, ""))
                 for message_id, _rank, conversation_id, title, role in best]
+
+    # ---------------------------------------------------------------- thinking
+
+    def save_thinking(self, message_id: int, text: str, seconds: float | None = None) -> None:
+        with self._transaction("save the thinking") as tx:
+            if tx.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
+                return  # the answer was deleted meanwhile
+            tx.execute(
+                "INSERT INTO message_thinking (message_id, text, seconds, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(message_id) DO UPDATE SET text = excluded.text, seconds = excluded.seconds, "
+                "updated_at = excluded.updated_at",
+                (message_id, _text(text), seconds, time.time()),
+            )
+
+    def thinking_for(self, message_ids: list[int]) -> dict[int, Thinking]:
+        """The thoughts of those answers that had any."""
+        found: dict[int, Thinking] = {}
+        with self._reading("read the thinking") as conn:
+            for start in range(0, len(message_ids), 500):
+                chunk = message_ids[start:start + 500]
+                for row in conn.execute(
+                        f"SELECT message_id, text, seconds FROM message_thinking WHERE message_id IN "
+                        f"({','.join('?' * len(chunk))})", chunk):
+                    found[row[0]] = Thinking(*row)
+        return found
 
     # ---------------------------------------------------------------- tool steps
 

@@ -222,3 +222,22 @@ def m004_tool_steps(conn: sqlite3.Connection) -> None:
             "CREATE INDEX tool_steps_by_message ON tool_steps (message_id, id)",
         ],
     )
+
+
+@migration
+def m005_message_thinking(conn: sqlite3.Connection) -> None:
+    """An answer's reasoning, kept beside it and never in its words: search, prompts and Copy
+    see only the answer; the window shows the thought in its own section."""
+    _run(
+        conn,
+        [
+            """
+            CREATE TABLE message_thinking (
+                message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+                text TEXT NOT NULL,
+                seconds REAL,
+                updated_at REAL NOT NULL
+            )
+            """,
+        ],
+    )

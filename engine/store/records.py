@@ -87,6 +87,14 @@ class ToolStep:
 
 
 @dataclass(frozen=True)
+class Thinking:
+    """What a reasoning model thought before it answered."""
+    message_id: int
+    text: str
+    seconds: float | None
+
+
+@dataclass(frozen=True)
 class Attachment:
     id: int
     message_id: int

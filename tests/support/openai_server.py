@@ -3,7 +3,8 @@ or llama.cpp server looks like to Hearth, with replies the test decides.
 
 `server.replies` is a list of replies answered in turn: a text (streamed word by word), or
 `{"tool_calls": [{"name": ..., "arguments": {...}}], "content": "optional words first"}` for a
-structured call (its arguments streamed in two pieces, as servers do). `server.requests` keeps
+structured call, or `{"reasoning": ..., "content": ..., "field": "reasoning_content"}` for a thought
+sent apart from the answer (its arguments streamed in two pieces, as servers do). `server.requests` keeps
 every chat request's JSON body so a test can see exactly what Hearth sent.
 """
 from __future__ import annotations
@@ -71,6 +72,9 @@ class ScriptedServer:
                 server.requests.append(body)
                 reply = server._next_reply()
                 model = body.get("model", "")
+                if isinstance(reply, dict) and "reasoning" in reply:
+                    self._stream_reasoning(reply, model)
+                    return
                 if isinstance(reply, dict):
                     self._stream_calls(reply, model)
                     return
@@ -89,6 +93,20 @@ class ScriptedServer:
                     self._event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}, model)
                 self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                              "usage": {"prompt_tokens": 5, "completion_tokens": len(words)}}, model)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def _stream_reasoning(self, reply: dict, model: str) -> None:
+                """{"reasoning": ..., "content": ..., "field": "reasoning_content" (vLLM) or "reasoning" (Ollama)}"""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                field = reply.get("field", "reasoning_content")
+                for word in reply["reasoning"].split(" "):
+                    self._event({"choices": [{"index": 0, "delta": {field: word + " "}, "finish_reason": None}]}, model)
+                for word in reply["content"].split(" "):
+                    self._event({"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}, model)
+                self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, model)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

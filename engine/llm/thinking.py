@@ -1,0 +1,91 @@
+"""Reasoning written into an answer's content, told apart from the answer itself.
+
+Reasoning models put their chain of thought in `<think>…</think>` (DeepSeek-R1 distills, Qwen3,
+Phi-4-reasoning). When the chat template has already opened the tag, only `</think>` appears:
+everything before it was thinking, though it streamed as if it were the answer. Remote servers
+that parse it themselves send it in a separate `reasoning_content` / `reasoning` field instead
+(handled by the client). `ThinkSplitter` is fed the content as it streams and says, for each
+piece, what is thought and what is answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OPEN, CLOSE = "<think>", "</think>"
+
+
+@dataclass(frozen=True)
+class Split:
+    thinking: str = ""
+    answer: str = ""
+    retracted: str = ""   # text already given out as answer that turned out to be thinking
+
+
+class ThinkSplitter:
+    def __init__(self) -> None:
+        self._state = "start"      # start → thinking → answer; or start → answer (maybe retracted later)
+        self._pending = ""         # may be the start of a tag, split across chunks
+        self._answered = ""        # answer text given out before any tag was seen
+        self._strip_lead = False
+
+    def feed(self, text: str) -> Split:
+        text = self._pending + text
+        self._pending = ""
+        if self._state == "start":
+            stripped = text.lstrip()
+            if stripped.startswith(OPEN):
+                self._state = "thinking"
+                return self._thinking(stripped[len(OPEN):])
+            if OPEN.startswith(stripped) and stripped:
+                self._pending = text  # "<thi" so far
+                return Split()
+            self._state = "unsure"
+        if self._state == "thinking":
+            return self._thinking(text)
+        if self._state == "unsure":
+            at = text.find(CLOSE)
+            if at >= 0:  # the template opened the thought: all so far was thinking
+                self._state = "answer"
+                retracted, self._answered = self._answered, ""
+                self._strip_lead = True
+                return Split(thinking=retracted + text[:at], answer=self._after_thought(text[at + len(CLOSE):]),
+                             retracted=retracted)
+            keep = _tail_that_may_start(text, CLOSE)
+            out, self._pending = text[:keep], text[keep:]
+            self._answered += out
+            return Split(answer=out)
+        return Split(answer=self._after_thought(text))
+
+    def _after_thought(self, text: str) -> str:
+        """The blank line(s) a template puts after `</think>` are not the answer's."""
+        if self._strip_lead:
+            text = text.lstrip("\n")
+            self._strip_lead = not text
+        return text
+
+    def finish(self) -> Split:
+        rest, self._pending = self._pending, ""
+        if self._state == "thinking":
+            return Split(thinking=rest)
+        return Split(answer=self._after_thought(rest))
+
+    @property
+    def thinking(self) -> bool:
+        return self._state == "thinking"
+
+    def _thinking(self, text: str) -> Split:
+        at = text.find(CLOSE)
+        if at >= 0:
+            self._state = "answer"
+            self._strip_lead = True
+            return Split(thinking=text[:at], answer=self._after_thought(text[at + len(CLOSE):]))
+        keep = _tail_that_may_start(text, CLOSE)
+        out, self._pending = text[:keep], text[keep:]
+        return Split(thinking=out)
+
+
+def _tail_that_may_start(text: str, tag: str) -> int:
+    for start in range(max(0, len(text) - len(tag) + 1), len(text)):
+        if tag.startswith(text[start:]):
+            return start
+    return len(text)
