@@ -86,8 +86,11 @@ def run_ask(args) -> int:
             plan = local_plan(Path(model), n_ctx=args.ctx, mmproj=args.mmproj, seed=args.seed,
                               wants_images=bool(images))
         question = store.add_message(conversation_id, "user", args.prompt)
-        for attachment in _write_images(images, attachments_dir):
-            store.add_attachment(question.id, **attachment)
+        if images:
+            from engine.vision import store_images
+
+            for attachment in store_images(images, attachments_dir):
+                store.add_attachment(question.id, **attachment)
         conversation = store.get_conversation(conversation_id)
         if conversation is not None and conversation.title == "New chat":
             store.rename_conversation(conversation_id, title_from(args.prompt))
@@ -234,17 +237,6 @@ def _prepare_images(paths: list[Path]) -> list:
         return [prepare_image(path) for path in paths]
     except ImageIntakeError as exc:  # it names the file
         raise ValueError(str(exc)) from None
-
-
-def _write_images(images: list, folder: Path) -> list[dict]:
-    from engine.vision import store_image
-
-    attachments = []
-    for prepared in images:
-        path = store_image(prepared, folder)
-        attachments.append({"sha256": prepared.sha256, "mime": prepared.mime, "path": str(path.relative_to(folder)),
-                            "width": prepared.width, "height": prepared.height, "size": len(prepared.data)})
-    return attachments
 
 
 def _open_store(scratch):

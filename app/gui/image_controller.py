@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFileDialog, QToolButton
 
 from app import paths
 from app.gui.operations import run_in_background
-from engine.vision import ImageIntakeError, PreparedImage, prepare_image, store_image
+from engine.vision import ImageIntakeError, PreparedImage, prepare_image, store_images
 from ui.attachment_tray import AttachmentTray
 from ui.image_viewer import show_image
 
@@ -95,14 +95,7 @@ class ImageController(QObject):
 
     def write(self, images: list[PreparedImage]) -> list[dict]:
         """Write prepared images to the attachments folder, as the store records them."""
-        attachments = []
-        folder = paths.attachments_dir()
-        for prepared in images:
-            path = store_image(prepared, folder)
-            attachments.append({"sha256": prepared.sha256, "mime": prepared.mime,
-                                "path": str(path.relative_to(folder)), "width": prepared.width,
-                                "height": prepared.height, "size": len(prepared.data)})
-        return attachments
+        return store_images(images, paths.attachments_dir())
 
     def restore(self, images: list[PreparedImage]) -> None:
         """Images of a question taken back from the queue return to the tray."""

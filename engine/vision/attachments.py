@@ -49,6 +49,17 @@ def store_image(prepared: PreparedImage, attachments_dir: Path) -> Path:
     return target
 
 
+def store_images(images: list[PreparedImage], attachments_dir: Path) -> list[dict]:
+    """Store each image and describe it as the history records it (Store.add_attachment's fields)."""
+    attachments = []
+    for prepared in images:
+        path = store_image(prepared, attachments_dir)
+        attachments.append({"sha256": prepared.sha256, "mime": prepared.mime,
+                            "path": str(path.relative_to(attachments_dir)), "width": prepared.width,
+                            "height": prepared.height, "size": len(prepared.data)})
+    return attachments
+
+
 def _describe_write_failure(prepared: PreparedImage, error: OSError) -> ImageIntakeError:
     size_kb = max(1, len(prepared.data) // 1024)
     if error.errno in _NO_SPACE:
