@@ -6,12 +6,10 @@ Arguments and results are the model's and the tools' words: shown as plain text 
 read-only editor), never as markup, so nothing in them can fetch or run anything."""
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout
 
-from engine.store.records import ToolStep
+from engine.store.records import ToolStep, readable_arguments
 from ui.code_block import CodeBlock
 
 TITLES = {"calculator": "Calculator", "python": "Python", "files": "Files", "fetch": "Fetch a web page"}
@@ -20,20 +18,6 @@ DONE_VERBS = {"done": "Ran", "failed": "Failed", "denied": "Denied", "stopped": 
 
 def title_of(name: str) -> str:
     return TITLES.get(name, name)
-
-
-def arguments_for_people(name: str, arguments: str) -> tuple[str, str]:
-    """(text, language): Python code as code, anything else as indented JSON."""
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        return arguments, ""
-    if name == "python" and isinstance(value, dict) and isinstance(value.get("code"), str):
-        return value["code"], "python"
-    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), str):
-        key, text = next(iter(value.items()))
-        return text, str(key)  # shown as the argument's name ("expression", "url")
-    return json.dumps(value, indent=2, ensure_ascii=False), "json"
 
 
 class ToolStepCard(QFrame):
@@ -54,7 +38,7 @@ class ToolStepCard(QFrame):
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.header, 1)
         top.addWidget(self.toggle)
-        code, language = arguments_for_people(step.name, step.arguments)
+        code, language = readable_arguments(step.name, step.arguments)
         self.arguments = CodeBlock(code, language or "text")
         self.result = QPlainTextEdit()
         self.result.setObjectName("toolResult")

@@ -189,12 +189,13 @@ def _tools(args, mcp_tools=()):
 
 
 def _ask_on_terminal(headless):
+    from engine.store.records import readable_arguments
     from engine.tools.approval import Approval
 
     def approve(request, cancel):
         if headless(request, cancel) is Approval.AUTO:
             return Approval.AUTO
-        sys.stderr.write(f"\nThe model wants to run the {request.name} tool with:\n{_arguments_for_people(request.arguments)}\n"
+        sys.stderr.write(f"\nThe model wants to run the {request.name} tool with:\n{readable_arguments(request.name, request.arguments)[0]}\n"
                          "Allow it? [y]es once, [c]hat (this tool for this chat), [N]o: ")
         sys.stderr.flush()
         reply = sys.stdin.readline().strip().lower()
@@ -205,17 +206,6 @@ def _ask_on_terminal(headless):
         return Approval.DENIED
 
     return approve
-
-
-def _arguments_for_people(arguments: str) -> str:
-    """Code shown as code (not one JSON line with \\n in it); anything else as pretty JSON."""
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        return arguments
-    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), str):
-        return next(iter(value.values()))
-    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def _show_step(step) -> None:

@@ -4,6 +4,7 @@ The UI may import these types (they hold no connection and no Qt); only app/ cal
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,21 @@ class ToolStep:
     result: str | None
     ok: bool | None
     elapsed_s: float | None
+
+
+def readable_arguments(name: str, arguments: str) -> tuple[str, str]:
+    """A tool call's arguments as a person reads them, and a label: Python code as code, a single
+    text argument as that text (labelled with its name), anything else as indented JSON."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments, ""
+    if name == "python" and isinstance(value, dict) and isinstance(value.get("code"), str):
+        return value["code"], "python"
+    if isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), str):
+        key, text = next(iter(value.items()))
+        return text, str(key)
+    return json.dumps(value, indent=2, ensure_ascii=False), "json"
 
 
 @dataclass(frozen=True)
