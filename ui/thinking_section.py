@@ -14,6 +14,7 @@ class ThinkingSection(QFrame):
         self.setObjectName("thinking")
         self._started = time.monotonic()
         self._done = False
+        self._seconds: float | None = None
         self.toggle = QToolButton()
         self.toggle.setObjectName("thinkingHeader")
         self.toggle.setAutoRaise(True)
@@ -68,6 +69,5 @@ class ThinkingSection(QFrame):
         if not self._done:
             self.toggle.setText(f"Thinking… {time.monotonic() - self._started:.0f} s")
             return
-        seconds = getattr(self, "_seconds", None)
-        took = f" for {seconds:.0f} s" if seconds is not None else ""
+        took = f" for {self._seconds:.0f} s" if self._seconds is not None else ""
         self.toggle.setText(f"Thought{took} {'▾' if self.body.isVisible() else '▸'}")

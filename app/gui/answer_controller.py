@@ -58,9 +58,6 @@ class AnswerController(QObject):
         self.approvals.approval_needed.connect(self._approval_needed)
         transcript.view.tool_decided.connect(self.approvals.answer)
         transcript.view.tool_decided.connect(lambda *_: composer.edit.setFocus())  # back to writing
-        runner.tool_step.connect(self._on_tool_step)
-        runner.thought.connect(lambda mid, text: (w := transcript.view.widget_for(mid)) and w.append_thinking(text))
-        runner.retracted.connect(lambda mid, text: (w := transcript.view.widget_for(mid)) and w.retract(text))
         self._pending: int | None = None      # an answer row waiting for the model
         self._stopped = False                  # the user pressed Stop: the queue waits
         self._closed = False
@@ -69,6 +66,9 @@ class AnswerController(QObject):
         runner.delta.connect(self._on_delta)
         runner.finished.connect(self._on_finished)
         runner.failed.connect(self._on_failed)
+        runner.tool_step.connect(self._on_tool_step)
+        runner.thought.connect(self._on_thought)
+        runner.retracted.connect(self._on_retracted)
         engine.state_changed.connect(self._engine_state)
         transcript.view.regenerate_requested.connect(self.regenerate)
         transcript.left_chat.connect(self._left_chat)
@@ -210,8 +210,8 @@ class AnswerController(QObject):
     def shutdown(self, engine_stopped=None) -> None:
         """Stop the answer; `engine_stopped()` (stopping the engine host) unblocks an answer still
         waiting for its first token, which closing the stream cannot reach."""
-        self._closed = True  # an answer's last word may still be on its way: nothing may touch the store
-        self.runner.abandon()
+        self._closed = True  # a tool call's question may still be on its way
+        self.runner.close()
         self.approvals.deny_all()
         if engine_stopped is not None:
             engine_stopped()
@@ -251,9 +251,15 @@ class AnswerController(QObject):
                           tools=lambda: ToolRegistry.build(settings) if settings.enabled or settings.extra_tools else None,
                           approver=self.approvals, max_rounds=settings.max_rounds)
 
+    def _on_thought(self, message_id: int, text: str) -> None:
+        if widget := self.transcript.view.widget_for(message_id):
+            widget.append_thinking(text)
+
+    def _on_retracted(self, message_id: int, text: str) -> None:
+        if widget := self.transcript.view.widget_for(message_id):
+            widget.retract(text)
+
     def _on_tool_step(self, event: ToolStepChanged) -> None:
-        if self._closed:
-            return
         if widget := self.transcript.view.widget_for(event.message_id):
             widget.show_tool_step(event.step)
 
@@ -277,8 +283,6 @@ class AnswerController(QObject):
         self.status.emit(f"The model wants to use {step.name}: allow or deny it in the chat (Esc denies).")
 
     def _on_planned(self, event: AnswerPlanned) -> None:
-        if self._closed:
-            return
         message = self.store.get_message(event.message_id)
         if message is not None and message.conversation_id == self.transcript.current_id:
             self.transcript.show_context_note(event.dropped, event.n_ctx)
@@ -289,8 +293,6 @@ class AnswerController(QObject):
         self.answer_progressed.emit(message_id, text)
 
     def _on_finished(self, event: AnswerFinished) -> None:
-        if self._closed:
-            return
         self._answer_over()
         message = self.store.get_message(event.message_id)
         if widget := self.transcript.view.widget_for(event.message_id):
@@ -307,8 +309,6 @@ class AnswerController(QObject):
             self._send_next_queued()
 
     def _on_failed(self, event: AnswerFailed) -> None:
-        if self._closed:
-            return
         self._answer_over()
         if widget := self.transcript.view.widget_for(event.message_id):
             widget.set_state(event.state, event.message)  # leaving "streaming" renders what was written

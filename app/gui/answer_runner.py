@@ -40,6 +40,7 @@ class AnswerRunner(QObject):
         self._pool.setMaxThreadCount(1)
         self._tickets = Tickets()
         self._cancel: Cancel | None = None
+        self._closed = False
         self.message_id: int | None = None
 
     @property
@@ -95,12 +96,19 @@ class AnswerRunner(QObject):
         self._tickets.invalidate()
         self.stop()
 
+    def close(self) -> None:
+        """The window is going: stop, and report nothing more (the history may already be closed)."""
+        self._closed = True
+        self.abandon()
+
     def wait(self, timeout_ms: int = 10000) -> bool:
         return self._pool.waitForDone(timeout_ms)
 
     def _ended(self, message_id: int, event) -> None:
         if self.message_id == message_id:
             self.message_id, self._cancel = None, None
+        if self._closed:
+            return
         if isinstance(event, AnswerFinished):
             self.finished.emit(event)
         elif isinstance(event, AnswerFailed):

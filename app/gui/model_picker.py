@@ -24,7 +24,6 @@ class ModelPicker(QObject):
         self.engine = engine
         self._rescan: Callable[[], None] | None = None
         self._remote_models: list[str] = []
-        self._local_entries: list[tuple[str, str]] | None = None
         engine.remote_models_listed.connect(self._remote_listed)
         window.model_chosen.connect(self.choose)
         window.add_model_requested.connect(self.add_file)
@@ -77,7 +76,6 @@ class ModelPicker(QObject):
             self.show_local_models(self._basic_entries())
 
     def show_local_models(self, entries: list[tuple[str, str]]) -> None:
-        self._local_entries = entries
         if not self.remote:
             self.window.set_models(entries, str(self.model_path() or ""))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from engine.cancel import Cancel
 from engine.chat.events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerFinished, AnswerPlanned
-from engine.chat.prompt import PromptPlanner, tool_message
+from engine.chat.prompt import PromptPlanner, assistant_calls, tool_message
 from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
 from engine.llm.client import (ChatError, ReasoningDelta, Sampling, StreamFinished, TextDelta, ToolCall,
                                ToolCallsRequested)
@@ -86,7 +86,7 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
                 yield AnswerPlanned(answer_id, plan.dropped, plan.prompt_tokens, prompt.n_ctx, plan.fits)
             if not plan.fits and not _has_images(prompt.messages):  # the server would refuse it with a bare
                 # error: say what is wrong (an image's cost is only guessed, so the server decides then)
-                yield saver.fail(_too_long(plan.prompt_tokens, prompt.n_ctx), "error" if not saver.text else None)
+                yield saver.fail(_too_long(plan.prompt_tokens, prompt.n_ctx))
                 return
             if cancel.cancelled:
                 yield saver.fail(STOPPED_EARLY if not saver.text else "Stopped.", "interrupted")
@@ -101,25 +101,23 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
                 splitter = ThinkSplitter()
                 for event in stream:
                     if isinstance(event, TextDelta):
-                        yield from saver.take(answer_id, splitter.feed(event.text))
+                        yield from saver.take(splitter.feed(event.text))
                         saver.save_if_due()
                     elif isinstance(event, ReasoningDelta):
-                        yield from saver.take(answer_id, Split(thinking=event.text))
+                        yield from saver.take(Split(thinking=event.text))
                         saver.save_if_due()
                     elif isinstance(event, ToolCallsRequested):
                         calls = event.calls
                     elif isinstance(event, StreamFinished):
                         finished = event
-                yield from saver.take(answer_id, splitter.finish())
+                yield from saver.take(splitter.finish())
             stats = _added(stats, _counted(finished, saver.text[round_start:], endpoint))
             if not calls or not tools or number == max_rounds or finished.finish_reason == "cancelled":
                 yield saver.finish(stats, endpoint.label)
                 return
             saver.save_now()
             preamble = saver.text[round_start:]
-            rounds.append({"role": "assistant", "content": preamble,
-                           "tool_calls": [{"id": c.id, "type": "function",
-                                           "function": {"name": c.name, "arguments": c.arguments}} for c in calls]})
+            rounds.append(assistant_calls(preamble, [(c.id, c.name, c.arguments) for c in calls]))
             for index, call in enumerate(calls):
                 step = store.add_tool_step(answer_id, round=number, call_id=call.id, name=call.name,
                                            arguments=call.arguments, preamble=preamble if index == 0 else "")
@@ -233,20 +231,20 @@ class _Saver:
         self._last_save = time.monotonic()
         self._ended = False
 
-    def take(self, answer_id: int, split: Split):
+    def take(self, split: Split):
         """A piece of the stream, told apart into thought and answer: kept, then reported."""
         if split.retracted:
             self.text = self.text[:len(self.text) - len(split.retracted)]
-            yield AnswerRetracted(answer_id, split.retracted)
+            yield AnswerRetracted(self._id, split.retracted)
         if split.thinking:
             self.thinking += split.thinking
             self._thought_from = self._thought_from or time.monotonic()
-            yield ThinkingDelta(answer_id, split.thinking)
+            yield ThinkingDelta(self._id, split.thinking)
         if split.answer:
             if self._thought_from is not None and self.thought_for is None:
                 self.thought_for = time.monotonic() - self._thought_from
             self.text += split.answer  # what the user is shown is what is kept
-            yield AnswerDelta(answer_id, split.answer)
+            yield AnswerDelta(self._id, split.answer)
 
     def save_now(self) -> None:
         if len(self.text) != self._saved_len:

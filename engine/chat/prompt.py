@@ -38,6 +38,13 @@ def tool_message(step: ToolStep) -> str:
             f"{step.result or ''}\n[end of the {step.name} result]")
 
 
+def assistant_calls(words: str, calls: Sequence[tuple[str, str, str]]) -> dict:
+    """A model turn that asked for calls ((id, name, arguments) each), as chat messages hold it."""
+    return {"role": "assistant", "content": words, "tool_calls": [
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        for call_id, name, arguments in calls]}
+
+
 def answer_with_tools(content: str, steps: list[ToolStep]) -> list[dict]:
     """An answer that used tools, as the model made it: per round, its words and calls, then the
     results; last, its final words (what followed the last round's words in `content`)."""
@@ -46,9 +53,7 @@ def answer_with_tools(content: str, steps: list[ToolStep]) -> list[dict]:
     for _, group in groupby(steps, key=lambda step: step.round):
         group = list(group)
         preamble = group[0].preamble
-        messages.append({"role": "assistant", "content": preamble, "tool_calls": [
-            {"id": s.call_id, "type": "function", "function": {"name": s.name, "arguments": s.arguments}}
-            for s in group]})
+        messages.append(assistant_calls(preamble, [(s.call_id, s.name, s.arguments) for s in group]))
         messages.extend({"role": "tool", "tool_call_id": s.call_id, "content": tool_message(s)} for s in group)
         if content.startswith(preamble, consumed):
             consumed += len(preamble)

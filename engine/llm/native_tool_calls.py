@@ -161,19 +161,19 @@ def transform_chunks(chunks: Iterator[dict]) -> Iterator[dict]:
             if text:
                 out = scanner.feed(text)
                 if out:
-                    yield _with_content(chunk, out, None)
+                    yield _with_content(chunk, out)
             continue
         if text is None:
             yield chunk
             continue
         out = scanner.feed(text)
         if out or "role" in delta:
-            yield _with_content(chunk, out, None)
+            yield _with_content(chunk, out)
     rest, calls = scanner.finish()
     if template is None:
         return
     if rest:
-        yield _with_content(template, rest, None)
+        yield _with_content(template, rest)
     if calls:
         yield {**template, "choices": [{"index": 0, "delta": {"tool_calls": [c.openai(i) for i, c in enumerate(calls)]},
                                         "finish_reason": None, "logprobs": None}]}
@@ -204,11 +204,12 @@ def transform_message(response: dict) -> dict:
     return {**response, "choices": [{**choice, "message": message, "finish_reason": "tool_calls"}]}
 
 
-def _with_content(chunk: dict, text: str, finish: str | None) -> dict:
+def _with_content(chunk: dict, text: str) -> dict:
+    """The chunk carrying `text` as its content (any finish is reported by the last chunk alone)."""
     choice = chunk["choices"][0]
     delta = {k: v for k, v in (choice.get("delta") or {}).items() if k != "content"}
     delta["content"] = text
-    return {**chunk, "choices": [{**choice, "delta": delta, "finish_reason": finish}]}
+    return {**chunk, "choices": [{**choice, "delta": delta, "finish_reason": None}]}
 
 
 def wrap(create_chat_completion):  # noqa: ANN001, ANN201 - llama_cpp.Llama's method
