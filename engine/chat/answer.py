@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from engine.cancel import Cancel
 from engine.chat.events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerFinished, AnswerPlanned
-from engine.chat.prompt import PromptPlanner, assistant_calls, tool_message
+from engine.chat.prompt import PromptPlanner, assistant_calls, tool_turn
 from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
 from engine.llm.client import (ChatError, ReasoningDelta, Sampling, StreamFinished, TextDelta, ToolCall,
                                ToolCallsRequested)
@@ -123,7 +123,7 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
                                            arguments=call.arguments, preamble=preamble if index == 0 else "")
                 yield ToolStepChanged(answer_id, step)
                 step = yield from _run_step(store, tools, approver, row.conversation_id, answer_id, step, cancel)
-                rounds.append({"role": "tool", "tool_call_id": call.id, "content": tool_message(step)})
+                rounds.append(tool_turn(step))
             if cancel.cancelled:
                 yield saver.finish(replace(stats, finish_reason="cancelled"), endpoint.label)
                 return
