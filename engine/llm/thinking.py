@@ -69,10 +69,6 @@ class ThinkSplitter:
             return Split(thinking=rest)
         return Split(answer=self._after_thought(rest))
 
-    @property
-    def thinking(self) -> bool:
-        return self._state == "thinking"
-
     def _thinking(self, text: str) -> Split:
         at = text.find(CLOSE)
         if at >= 0:

@@ -281,14 +281,12 @@ class _Job:
         cap = self.tool.max_bytes
         data = bytearray()
         for chunk in response.iter_bytes():
-            if self.stop.cancelled:
-                raise Cancelled()
+            self.stop.raise_if_cancelled()
             data += chunk
             if len(data) > cap:
                 del data[cap:]
                 return bytes(data), True
-        if self.stop.cancelled:
-            raise Cancelled()
+        self.stop.raise_if_cancelled()
         return bytes(data), False
 
     def _pdf(self, data: bytes, partial: bool, final: str, hops: list[str]) -> ToolResult:

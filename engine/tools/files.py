@@ -103,8 +103,7 @@ class FilesTool:
             if not self.folders:
                 raise _Refusal(NO_FOLDERS)
             action = arguments.get("action")
-            if cancel.cancelled:
-                raise Cancelled()
+            cancel.raise_if_cancelled()
             target = self._resolve(given)
             action = self._action(action, target)
             text, truncated = (self._list(target) if action == "list" else self._read(target, cancel))
@@ -392,8 +391,7 @@ def _read_capped(fd: int, limit: int, cancel: Cancel) -> bytes | None:
     chunks: list[bytes] = []
     total = 0
     while True:
-        if cancel.cancelled:
-            raise Cancelled()
+        cancel.raise_if_cancelled()
         chunk = os.read(fd, min(_READ_CHUNK, limit + 1 - total))
         if not chunk:
             return b"".join(chunks)
