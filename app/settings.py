@@ -24,6 +24,7 @@ class Setting:
     group: str = "General"
     secret: bool = False
     at_minimum: str | None = None  # what the minimum means, shown in its place ("Automatic")
+    choices: tuple[str, ...] = ()  # the only values a text setting may take (shown as a list)
 
     def clamp(self, value: Any) -> Any:
         try:
@@ -33,6 +34,8 @@ class Setting:
                 return bool(value)
             value = self.kind(value)
         except (TypeError, ValueError):
+            return self.default
+        if self.choices and value not in self.choices:
             return self.default
         if self.minimum is not None and value < self.minimum:
             value = self.kind(self.minimum)
@@ -58,6 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chat/temperature", float, 0.7, "Temperature", "Randomness of answers; 0 is deterministic.", 0.0, 2.0, group="Chat"),
     Setting("chat/top_p", float, 0.95, "Top-p", "Nucleus sampling: only the most likely tokens whose probabilities add up to this are considered.", 0.05, 1.0, group="Chat"),
     Setting("chat/max_tokens", int, 1024, "Max answer tokens", "The longest answer, in tokens.", 16, 32768, group="Chat"),
+    Setting("chat/think", str, "long", "Thinking", "How long a reasoning model may think before it answers: off, short (512 tokens), long (4096) or unlimited. When the budget runs out, Hearth closes the thought and the model answers from it.",
+            group="Chat", choices=("off", "short", "long", "unlimited")),
     # Tools
     Setting("tools/enabled", str, "calculator", "Tools", "Tools the model may call, separated by commas: calculator, python, files, fetch. Every call is shown and needs your approval.", group="Tools"),
     Setting("tools/folders", str, "", "Shared folders", "Folders the files tool may list and read, separated by ';'. Nothing else on this computer is visible to it.", group="Tools"),
@@ -73,7 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_KEY = {s.key: s for s in SETTINGS}
-CONVERSATION_KEYS = ("chat/temperature", "chat/top_p", "chat/max_tokens", "tools/enabled")
+CONVERSATION_KEYS = ("chat/temperature", "chat/top_p", "chat/max_tokens", "chat/think", "tools/enabled")
 
 
 def conversation_declarations() -> list[Setting]:

@@ -137,10 +137,11 @@ class MessageWidget(QFrame):
         box = self._thinking_section()
         box.append(delta)
 
-    def set_thinking(self, text: str, seconds: float | None) -> None:
+    def set_thinking(self, text: str, seconds: float | None, tokens: int | None = None) -> None:
         box = self._thinking_section()
-        box.set_text(text)
-        box.finish(seconds)
+        if box.text() != text:
+            box.set_text(text)
+        box.finish(seconds, tokens)
 
     def retract(self, text: str) -> None:
         """The end of the answer shown so far was thinking: take it back out of the answer."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLineEdit,
                                QPlainTextEdit, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 
@@ -24,6 +24,10 @@ def editor_for(setting, value: Any) -> QWidget:
         widget.setSingleStep(0.05)
         widget.setRange(setting.minimum or 0.0, setting.maximum or 1e9)
         widget.setValue(float(value))
+    elif setting.choices:
+        widget = QComboBox()
+        widget.addItems([choice.capitalize() for choice in setting.choices])
+        widget.setCurrentIndex(max(0, list(setting.choices).index(value) if value in setting.choices else 0))
     elif setting.key.endswith("system_prompt"):
         widget = QPlainTextEdit(str(value))
         widget.setFixedHeight(90)
@@ -43,6 +47,8 @@ def value_of(setting, widget: QWidget) -> Any:
         return widget.value()
     if isinstance(widget, QPlainTextEdit):
         return widget.toPlainText()
+    if isinstance(widget, QComboBox):
+        return setting.choices[widget.currentIndex()]
     return widget.text()
 
 

@@ -15,6 +15,7 @@ class ThinkingSection(QFrame):
         self._started = time.monotonic()
         self._done = False
         self._seconds: float | None = None
+        self._tokens: int | None = None
         self.toggle = QToolButton()
         self.toggle.setObjectName("thinkingHeader")
         self.toggle.setAutoRaise(True)
@@ -56,9 +57,10 @@ class ThinkingSection(QFrame):
         if not self._done:
             self.finish(time.monotonic() - self._started)
 
-    def finish(self, seconds: float | None) -> None:
+    def finish(self, seconds: float | None, tokens: int | None = None) -> None:
         self._done = True
         self._seconds = seconds
+        self._tokens = tokens
         self.set_open(False)
 
     def set_open(self, open_: bool) -> None:
@@ -70,4 +72,5 @@ class ThinkingSection(QFrame):
             self.toggle.setText(f"Thinking… {time.monotonic() - self._started:.0f} s")
             return
         took = f" for {self._seconds:.0f} s" if self._seconds is not None else ""
-        self.toggle.setText(f"Thought{took} {'▾' if self.body.isVisible() else '▸'}")
+        tokens = f" · {self._tokens} tokens" if self._tokens else ""
+        self.toggle.setText(f"Thought{took}{tokens} {'▾' if self.body.isVisible() else '▸'}")

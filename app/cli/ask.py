@@ -40,6 +40,8 @@ def add_parser(subparsers) -> None:
                      help="an mcp.json of MCP servers whose tools join --tools (named SERVER__TOOL)")
     ask.add_argument("--tool-choice", metavar="NAME", help="make the model call this tool first")
     ask.add_argument("--max-rounds", type=int, default=6, help="tool rounds per answer at most")
+    ask.add_argument("--think", choices=("off", "short", "long", "unlimited"), default="long",
+                     help="how long a reasoning model may think: off, short (512 tokens), long (4096), unlimited")
     ask.set_defaults(func=run_ask)
 
 
@@ -52,6 +54,7 @@ def _fail(message: str) -> int:
 def run_ask(args) -> int:
     from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, PromptPlanner, answer, begin_answer
     from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
+    from engine.chat.think_budget import ThinkLevel, think_plan
     from engine.chat.titles import title_from
     from engine.llm.client import ChatError, Sampling
     from engine.llm.endpoint import EndpointPlan, ModelNotUsable, local_plan, open_endpoint
@@ -100,7 +103,8 @@ def run_ask(args) -> int:
         text, thought, finished, steps = "", "", None, {}
         tool_choice = {"type": "function", "function": {"name": args.tool_choice}} if args.tool_choice else None
         for event in answer(store, endpoint, PromptPlanner(store, attachments_dir), reply.id, sampling,
-                            tools=tools, approver=approver, tool_choice=tool_choice, max_rounds=args.max_rounds):
+                            tools=tools, approver=approver, tool_choice=tool_choice, max_rounds=args.max_rounds,
+                            think=think_plan(ThinkLevel(args.think))):
             if isinstance(event, ThinkingDelta):
                 thought += event.text
             elif isinstance(event, AnswerRetracted):
@@ -126,6 +130,10 @@ def run_ask(args) -> int:
                       "tokens_per_second": round(finished.tokens_per_second, 2) if finished else 0,
                       "ttft_ms": round(finished.ttft_ms, 1) if finished else 0,
                       "finish_reason": finished.finish_reason if finished else "error"}
+            saved_thought = store.thinking_for([reply.id]).get(reply.id)
+            if saved_thought is not None:
+                result["reasoning_tokens"] = saved_thought.tokens
+                result["reasoning_seconds"] = round(saved_thought.seconds or 0.0, 2)
             if keeps_history:
                 result["conversation"] = conversation_id
             if tools is not None:

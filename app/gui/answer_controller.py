@@ -13,6 +13,7 @@ from app.gui.engine_service import EngineService
 from app.gui.tool_approvals import ToolApprovals
 from app.gui.transcript_controller import TranscriptController, footer_for
 from engine.chat import AnswerFailed, AnswerFinished, AnswerPlanned, SamplingDefaults, begin_answer, sampling_for
+from engine.chat.answer import think_for
 from engine.chat.events import ToolStepChanged
 from engine.chat.titles import is_untitled, title_from
 from engine.store import Store, StoreError
@@ -247,9 +248,10 @@ class AnswerController(QObject):
         message = self.store.get_message(message_id)
         conversation = self.store.get_conversation(message.conversation_id) if message else None
         settings = self._tool_settings(conversation)
-        self.runner.start(self.engine.endpoint, message_id, sampling_for(conversation, self._sampling_defaults()),
+        defaults = self._sampling_defaults()
+        self.runner.start(self.engine.endpoint, message_id, sampling_for(conversation, defaults),
                           tools=lambda: ToolRegistry.build(settings) if settings.enabled or settings.extra_tools else None,
-                          approver=self.approvals, max_rounds=settings.max_rounds)
+                          approver=self.approvals, max_rounds=settings.max_rounds, think=think_for(conversation, defaults))
 
     def _on_thought(self, message_id: int, text: str) -> None:
         if widget := self.transcript.view.widget_for(message_id):
@@ -298,7 +300,10 @@ class AnswerController(QObject):
         if widget := self.transcript.view.widget_for(event.message_id):
             if message:
                 widget.set_state(message.state)  # leaving "streaming" renders the whole answer
-                widget.set_footer(footer_for(message))
+                thinking = self.store.thinking_for([message.id]).get(message.id)
+                if thinking is not None:
+                    widget.set_thinking(thinking.text, thinking.seconds, thinking.tokens)
+                widget.set_footer(footer_for(message, thinking))
             else:
                 widget.flush()
         stats = event.stats

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, AnswerPlanned, PromptPlanner, answer
 from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
+from engine.chat.think_budget import ThinkPlan
 from engine.llm.client import Sampling
 from engine.tools.approval import Approver, deny_all
 from engine.tools.registry import ToolRegistry
@@ -49,7 +50,7 @@ class AnswerRunner(QObject):
 
     def start(self, endpoint: Endpoint, message_id: int, sampling: Sampling, *,
               tools: Callable[[], ToolRegistry | None] = lambda: None, approver: Approver = deny_all,
-              max_rounds: int = 6) -> None:
+              max_rounds: int = 6, think: ThinkPlan | None = None) -> None:
         """`tools()` builds the answer's tools on its own thread (a sandbox may take a moment)."""
         ticket = self._tickets.next()
         cancel = self._cancel = Cancel()
@@ -60,7 +61,7 @@ class AnswerRunner(QObject):
             """On the answer's thread: every event but the last goes out as progress."""
             last = None
             for event in answer(store, endpoint, planner, message_id, sampling, cancel, tools=tools(),
-                                approver=approver, max_rounds=max_rounds):
+                                approver=approver, max_rounds=max_rounds, think=think):
                 if isinstance(event, (AnswerFinished, AnswerFailed)):
                     last = event
                 else:

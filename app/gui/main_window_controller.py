@@ -265,7 +265,8 @@ class HearthController:
 
     def _sampling_defaults(self) -> SamplingDefaults:
         s = self.settings
-        return SamplingDefaults(float(s.get("chat/temperature")), float(s.get("chat/top_p")), int(s.get("chat/max_tokens")))
+        return SamplingDefaults(float(s.get("chat/temperature")), float(s.get("chat/top_p")), int(s.get("chat/max_tokens")),
+                                str(s.get("chat/think")))
 
     def _delete(self, conversation_id: int) -> None:
         conversation = self.store.get_conversation(conversation_id)

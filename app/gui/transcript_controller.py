@@ -14,10 +14,15 @@ from ui.message_widget import MessageWidget
 PAGE = 24  # messages built when a chat opens; scrolling to the top brings the next page
 
 
-def footer_for(message) -> str:
+def footer_for(message, thinking=None) -> str:
+    """The answer's figures; a thought's tokens and time apart from the answer's own."""
     if message.role != "assistant" or not message.completion_tokens:
         return ""
-    parts = [f"{message.completion_tokens} tokens"]
+    thought = thinking.tokens if thinking is not None and thinking.tokens else 0
+    parts = [f"{max(message.completion_tokens - thought, 0)} tokens"]
+    if thought:
+        took = f" in {thinking.seconds:.0f} s" if thinking.seconds is not None else ""
+        parts.append(f"thought {thought} tokens{took}")
     if message.tokens_per_second:
         parts.append(f"{message.tokens_per_second:.1f} tok/s")
     if message.prompt_ms:
@@ -97,9 +102,9 @@ class TranscriptController(QObject):
     def widget(self, message, attachments=(), tool_steps=(), thinking=None) -> MessageWidget:
         images = [str(self._attachments_dir / a.path) for a in attachments]
         widget = MessageWidget(message.id, message.role, message.content, state=message.state,
-                               footer=footer_for(message), error=message.error, image_paths=images)
+                               footer=footer_for(message, thinking), error=message.error, image_paths=images)
         if thinking is not None:
-            widget.set_thinking(thinking.text, thinking.seconds)
+            widget.set_thinking(thinking.text, thinking.seconds, thinking.tokens)
         for step in tool_steps:
             widget.show_tool_step(step)
         return widget
@@ -132,7 +137,8 @@ class TranscriptController(QObject):
             self.status.emit(str(exc))
             return
         if widget := self.view.widget_for(message_id):
-            widget.show_version(message.content, message.state, footer_for(message), message.error)
+            thinking = self.store.thinking_for([message_id]).get(message_id)
+            widget.show_version(message.content, message.state, footer_for(message, thinking), message.error)
         self.show_version_count(message_id)
 
     def show_version_count(self, answer_id: int) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from engine.cancel import Cancel
 from engine.chat.events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerFinished, AnswerPlanned
 from engine.chat.prompt import PromptPlanner, assistant_calls, tool_turn
+from engine.chat.think_budget import (NO_THOUGHT, THINK_KEY, ThinkLevel, ThinkPlan, ThoughtMeter, closed_thought,
+                                      think_plan)
 from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
 from engine.llm.client import (ChatError, ReasoningDelta, Sampling, StreamFinished, TextDelta, ToolCall,
                                ToolCallsRequested)
@@ -41,6 +43,14 @@ class SamplingDefaults:
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 512
+    think: str = "long"   # a ThinkLevel's value
+
+
+def think_for(conversation: Conversation | None, defaults: SamplingDefaults) -> ThinkPlan:
+    """A chat's own think budget where it set one, the default elsewhere."""
+    overrides = conversation.settings if conversation else {}
+    default = ThinkLevel.parse(defaults.think, ThinkLevel.LONG)
+    return think_plan(ThinkLevel.parse(overrides.get(THINK_KEY, default.value), default))
 
 
 def sampling_for(conversation: Conversation | None, defaults: SamplingDefaults, seed: int | None = None) -> Sampling:
@@ -58,16 +68,21 @@ def begin_answer(store: Store, conversation_id: int) -> Message:
 
 def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: int, sampling: Sampling,
            cancel: Cancel | None = None, *, tools: ToolRegistry | None = None, approver: Approver = deny_all,
-           tool_choice: str | dict | None = None, max_rounds: int = MAX_TOOL_ROUNDS) -> Iterator[AnswerEvent]:
+           tool_choice: str | dict | None = None, max_rounds: int = MAX_TOOL_ROUNDS,
+           think: ThinkPlan | None = None) -> Iterator[AnswerEvent]:
     """Fill the answer row `answer_id` (from `begin_answer`) from the endpoint.
 
     With `tools`, the model may ask for calls: each is saved, shown to `approver` (which may
     block until the user answers), run if allowed, saved with its result and fed back, for at
     most `max_rounds` rounds; the last round is asked to answer without tools. `tool_choice`
-    (e.g. a named tool) applies to the first round only.
+    (e.g. a named tool) applies to the first round only. `think` bounds a reasoning model's
+    thought (engine/chat/think_budget.py); without it the model thinks as long as it likes.
     """
     cancel = cancel or Cancel()
     saver = _Saver(store, answer_id)
+    meter = ThoughtMeter(think.budget if think else None,
+                         endpoint.client.count_tokens if endpoint.counts_exactly else None)
+    saver.meter = meter
     try:
         row = store.get_message(answer_id)
         if row is None:
@@ -77,10 +92,12 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
             yield saver.fail(STOPPED_EARLY, "interrupted")
             return
         offered = tools.openai_tools() if tools else []
+        think_room = think.room(endpoint.plan.n_ctx) if think and endpoint.plan.thinks_in_tags else 0
         rounds: list[dict] = []  # this answer's earlier rounds (calls and results), newest last
         stats: StreamFinished | None = None
         for number in range(max_rounds + 1):
-            prompt = planner.plan(endpoint, row.conversation_id, answer_id, sampling.max_tokens, extra=rounds)
+            prompt = planner.plan(endpoint, row.conversation_id, answer_id, sampling.max_tokens + think_room,
+                                  extra=rounds)
             plan = prompt.plan
             if number == 0:
                 yield AnswerPlanned(answer_id, plan.dropped, plan.prompt_tokens, prompt.n_ctx, plan.fits)
@@ -94,23 +111,8 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
             choice = (tool_choice if number == 0 and tool_choice is not None else "auto") if number < max_rounds else "none"
             round_sampling = Sampling(sampling.temperature, sampling.top_p, prompt.max_tokens, sampling.seed)
             round_start = len(saver.text)
-            calls: tuple[ToolCall, ...] = ()
-            finished: StreamFinished | None = None
-            with closing(endpoint.client.stream(prompt.messages, round_sampling, cancel, tools=offered,
-                                                tool_choice=choice if offered else None)) as stream:
-                splitter = ThinkSplitter()
-                for event in stream:
-                    if isinstance(event, TextDelta):
-                        yield from saver.take(splitter.feed(event.text))
-                        saver.save_if_due()
-                    elif isinstance(event, ReasoningDelta):
-                        yield from saver.take(Split(thinking=event.text))
-                        saver.save_if_due()
-                    elif isinstance(event, ToolCallsRequested):
-                        calls = event.calls
-                    elif isinstance(event, StreamFinished):
-                        finished = event
-                yield from saver.take(splitter.finish())
+            calls, finished = yield from _stream_round(endpoint, prompt.messages, round_sampling, cancel, saver,
+                                                       meter, think, offered, choice if offered else None)
             stats = _added(stats, _counted(finished, saver.text[round_start:], endpoint))
             if not calls or not tools or number == max_rounds or finished.finish_reason == "cancelled":
                 yield saver.finish(stats, endpoint.label)
@@ -142,6 +144,58 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
             raise
         log.exception("answer %s failed", answer_id)
         yield AnswerFailed(answer_id, f"Something went wrong while answering: {exc}", saver.state_for_failure())
+
+
+def _stream_round(endpoint: Endpoint, messages: list[dict], sampling: Sampling, cancel: Cancel, saver: "_Saver",
+                  meter: ThoughtMeter, think: ThinkPlan | None, offered: list[dict], choice: str | dict | None):
+    """One round from the model: its words, its thought and the calls it asks for. A thought
+    that outruns the budget is closed (`</think>` after it) and the model continues from there
+    to its answer; Off writes an empty thought first where the model thinks in tags.
+    Returns (calls, figures)."""
+    prefill = NO_THOUGHT if think and think.ask_not_to_think and endpoint.plan.thinks_in_tags else None
+    ask_not_to_think = bool(think and think.ask_not_to_think and endpoint.plan.local is None)
+    calls: tuple[ToolCall, ...] = ()
+    total: StreamFinished | None = None
+    while True:
+        started = time.perf_counter()
+        first: float | None = None
+        finished: StreamFinished | None = None
+        thought_from = len(meter.text)
+        over_budget = False
+        sent = [*messages, prefill] if prefill else messages
+        with closing(endpoint.client.stream(sent, sampling, cancel, tools=offered, tool_choice=choice,
+                                            continue_final=prefill is not None,
+                                            no_thinking=ask_not_to_think)) as stream:
+            splitter = ThinkSplitter(answering=prefill is not None, thinking=endpoint.plan.thought.opened)
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    split = splitter.feed(event.text)
+                elif isinstance(event, ReasoningDelta):  # after a closed thought, a server's parser
+                    # may still call the answer reasoning (it never saw `</think>` in the output)
+                    split = Split(answer=event.text) if prefill else Split(thinking=event.text)
+                elif isinstance(event, ToolCallsRequested):
+                    calls = event.calls
+                    continue
+                else:
+                    finished = event
+                    continue
+                first = first or time.perf_counter()
+                yield from saver.take(split)
+                saver.save_if_due()
+                if split.thinking and meter.add(split.thinking):
+                    over_budget = True
+                    break
+            else:
+                yield from saver.take(splitter.finish())
+        if over_budget:  # the stream is closed: its own figures never came
+            now = time.perf_counter()
+            finished = StreamFinished("length", meter.count_of(meter.text[thought_from:]), None,
+                                      ((first or now) - started) * 1000.0, (now - (first or now)) * 1000.0)
+        total = _added(total, finished)
+        if not over_budget or cancel.cancelled:
+            return calls, total
+        log.info("thought closed at its budget of %s tokens", meter.budget)
+        prefill = closed_thought(meter.text[thought_from:])
 
 
 def _has_images(messages: list[dict]) -> bool:
@@ -230,6 +284,7 @@ class _Saver:
         self._saved_thinking = 0
         self._last_save = time.monotonic()
         self._ended = False
+        self.meter: ThoughtMeter | None = None   # counts the thought's tokens when it is final
 
     def take(self, split: Split):
         """A piece of the stream, told apart into thought and answer: kept, then reported."""
@@ -256,17 +311,17 @@ class _Saver:
         if time.monotonic() - self._last_save >= SAVE_EVERY_S:
             self.save_now()
 
-    def _save_thinking(self) -> None:
-        if len(self.thinking) != self._saved_thinking:
+    def _save_thinking(self, final: bool = False) -> None:
+        if len(self.thinking) != self._saved_thinking or (final and self.thinking):
             seconds = self.thought_for if self.thought_for is not None else (
                 time.monotonic() - self._thought_from if self._thought_from else None)
-            self._store.save_thinking(self._id, self.thinking, seconds)
+            tokens = self.meter.count() if final and self.meter is not None else None
+            self._store.save_thinking(self._id, self.thinking, seconds, tokens)
             self._saved_thinking = len(self.thinking)
 
     def finish(self, event: StreamFinished, model: str) -> AnswerFinished:
         state = "interrupted" if event.finish_reason == "cancelled" else "complete"
-        self._saved_thinking = -1 if self.thinking else 0  # its time is final now
-        self._save_thinking()
+        self._save_thinking(final=True)  # its time and tokens are final now
         self._store.update_message(
             self._id, content=self.text, state=state, model=model, prompt_tokens=event.prompt_tokens,
             completion_tokens=event.completion_tokens, prompt_ms=event.ttft_ms, decode_ms=event.decode_ms,
@@ -296,5 +351,5 @@ class _Saver:
         if self._ended:
             return
         self._ended = True
-        self._save_thinking()
+        self._save_thinking(final=True)
         self._store.update_message(self._id, content=self.text, state=state, error=message)

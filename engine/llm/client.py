@@ -113,9 +113,14 @@ class ChatClient:
 
     def stream(self, messages: Sequence[dict], sampling: Sampling = Sampling(),
                cancel: Cancel | None = None, *, tools: Sequence[dict] = (),
-               tool_choice: str | dict | None = None) -> Iterator[ChatEvent]:
+               tool_choice: str | dict | None = None, continue_final: bool = False,
+               no_thinking: bool = False) -> Iterator[ChatEvent]:
         """Text as it comes; with `tools`, the calls the model asks for (OpenAI `tool_calls`,
-        streamed in pieces by index) arrive whole in one ToolCallsRequested before the end."""
+        streamed in pieces by index) arrive whole in one ToolCallsRequested before the end.
+
+        `continue_final`: the last message is the assistant's own, to be continued (vLLM needs
+        to be told; llama.cpp's server, Ollama and Hearth's host do it by themselves).
+        `no_thinking`: ask a server's template not to think (Qwen3-style `enable_thinking`)."""
         import openai
 
         cancel = cancel or Cancel()
@@ -135,6 +140,10 @@ class ChatClient:
             body["tools"] = list(tools)
             if tool_choice is not None:
                 body["tool_choice"] = tool_choice
+        if continue_final:
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        if no_thinking:
+            body["chat_template_kwargs"] = {"enable_thinking": False}
         calls: dict[int, dict] = {}
         try:
             # The messages travel in extra_body: the openai package would otherwise walk every
@@ -236,6 +245,9 @@ class ChatClient:
 
     def count_tokens(self, text: str) -> int | None:
         """Exact count from llama_cpp.server's tokenizer; None where the server lacks it."""
+        counts = self.count_tokens_many([text])
+        if counts is not None:  # Hearth's host: without waiting for (and so stopping) an answer
+            return counts[0]
         result = self._post_beside_api("/extras/tokenize/count", {"input": text})
         if isinstance(result, dict) and isinstance(result.get("count"), int):
             return result["count"]

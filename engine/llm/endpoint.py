@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.llm.client import ChatClient
 from engine.llm.host import EngineError, EngineHost, HostConfig
+from engine.llm.template_thought import TemplateThought, template_thought
 
 REMOTE_CONTEXT = 32768  # a remote server's window when it does not say (it trims for itself)
 
@@ -29,6 +30,11 @@ class EndpointPlan:
     remote_url: str = ""
     remote_key: str = ""
     remote_model: str = ""
+    thought: TemplateThought = TemplateThought()   # known for a local model's template only
+
+    @property
+    def thinks_in_tags(self) -> bool:
+        return self.thought.in_tags
 
     @property
     def label(self) -> str:
@@ -96,7 +102,7 @@ def local_plan(model: Path, *, n_ctx: int, n_threads: int | None = None, n_gpu_l
             chat_format = "mtmd"
     config = HostConfig(model_path=model, mmproj_path=projector, chat_format=chat_format, n_ctx=n_ctx,
                         n_threads=n_threads or default_threads(), n_gpu_layers=gpu_layers(n_gpu_layers), seed=seed)
-    return EndpointPlan(local=config)
+    return EndpointPlan(local=config, thought=template_thought(info.chat_template if info is not None else None))
 
 
 @dataclass

@@ -303,6 +303,13 @@ def _parse_native_tool_calls() -> None:
     llama_cpp.Llama.create_chat_completion = wrap(llama_cpp.Llama.create_chat_completion)
 
 
+def _continue_final_message() -> None:
+    """A request ending with the assistant's turn goes on from its words (engine/llm/continue_message.py)."""
+    from engine.llm import continue_message
+
+    continue_message.install()
+
+
 def main() -> None:
     _die_with_parent()
     _yield_to_the_ui()
@@ -315,6 +322,7 @@ def main() -> None:
     server_app.iterate_in_threadpool = read_ahead
     _tokenize_by_prefix()
     _parse_native_tool_calls()
+    _continue_final_message()
     server_settings = ServerSettings(host="127.0.0.1", port=0, api_key=config["api_key"], interrupt_requests=True)
     model_settings = ModelSettings(**config["model"])
     app = create_app(server_settings=server_settings, model_settings=[model_settings])  # loads the model

@@ -22,8 +22,10 @@ class Split:
 
 
 class ThinkSplitter:
-    def __init__(self) -> None:
-        self._state = "start"      # start → thinking → answer; or start → answer (maybe retracted later)
+    def __init__(self, *, answering: bool = False, thinking: bool = False) -> None:
+        """`answering`: the thought is already over (the model continues after `</think>`);
+        `thinking`: the template opened the thought, so the output begins inside it."""
+        self._state = "answer" if answering else "thinking" if thinking else "start"  # start → thinking → answer; or start → answer (maybe retracted later)
         self._pending = ""         # may be the start of a tag, split across chunks
         self._answered = ""        # answer text given out before any tag was seen
         self._strip_lead = False

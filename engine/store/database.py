@@ -444,15 +444,16 @@ class Store:
 
     # ---------------------------------------------------------------- thinking
 
-    def save_thinking(self, message_id: int, text: str, seconds: float | None = None) -> None:
+    def save_thinking(self, message_id: int, text: str, seconds: float | None = None,
+                      tokens: int | None = None) -> None:
         with self._transaction("save the thinking") as tx:
             if tx.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
                 return  # the answer was deleted meanwhile
             tx.execute(
-                "INSERT INTO message_thinking (message_id, text, seconds, updated_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO message_thinking (message_id, text, seconds, tokens, updated_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(message_id) DO UPDATE SET text = excluded.text, seconds = excluded.seconds, "
-                "updated_at = excluded.updated_at",
-                (message_id, _text(text), seconds, time.time()),
+                "tokens = COALESCE(excluded.tokens, tokens), updated_at = excluded.updated_at",
+                (message_id, _text(text), seconds, tokens, time.time()),
             )
 
     def thinking_for(self, message_ids: list[int]) -> dict[int, Thinking]:
@@ -462,7 +463,7 @@ class Store:
             for start in range(0, len(message_ids), 500):
                 chunk = message_ids[start:start + 500]
                 for row in conn.execute(
-                        f"SELECT message_id, text, seconds FROM message_thinking WHERE message_id IN "
+                        f"SELECT message_id, text, seconds, tokens FROM message_thinking WHERE message_id IN "
                         f"({','.join('?' * len(chunk))})", chunk):
                     found[row[0]] = Thinking(*row)
         return found

@@ -241,3 +241,10 @@ def m005_message_thinking(conn: sqlite3.Connection) -> None:
             """,
         ],
     )
+
+
+@migration
+def m006_thinking_tokens(conn: sqlite3.Connection) -> None:
+    """How many tokens the thought took: the footer shows them apart from the answer's, and the
+    think budget is counted in them."""
+    _run(conn, ["ALTER TABLE message_thinking ADD COLUMN tokens INTEGER"])

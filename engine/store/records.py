@@ -108,6 +108,7 @@ class Thinking:
     message_id: int
     text: str
     seconds: float | None
+    tokens: int | None = None
 
 
 @dataclass(frozen=True)

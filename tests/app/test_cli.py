@@ -172,3 +172,20 @@ def test_ask_with_tools_runs_an_allowed_mcp_tool_and_a_calculation_and_reports_e
     assert not calls["echo__add"]["approved"], "a tool outside --allow ran without a terminal to ask on"
     offered = {t["function"]["name"] for t in server.requests[0]["tools"]}
     assert {"calculator", "echo__echo", "echo__add"} <= offered
+
+
+def test_ask_think_short_closes_a_long_thought_and_json_gives_reasoning_and_text_apart(hearth_home):
+    from tests.support.openai_server import scripted_server
+
+    with scripted_server(["qwen3-8b"]) as server:
+        server.replies = [{"endless_thought": "hmm", "field": "reasoning_content"}, "Blue."]
+        result = hearth("ask", "--server", server.base_url, "--think", "short", "--json", "Pick a colour",
+                        env_home=hearth_home)
+        off = hearth("ask", "--server", server.base_url, "--think", "off", "Pick a colour", env_home=hearth_home)
+        bad = hearth("ask", "--server", server.base_url, "--think", "forever", "hi", env_home=hearth_home)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["text"] == "Blue." and data["reasoning"].startswith(" hmm hmm")
+    assert 512 <= data["reasoning_tokens"] <= 520
+    assert off.returncode == 0 and server.requests[-1]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert bad.returncode == 2 and "--think" in bad.stderr

@@ -234,10 +234,61 @@ def test_many_texts_are_counted_in_one_request_with_the_same_counts_as_one_by_on
     client = ChatClient(shared_host.base_url, shared_host.api_key)
     texts = ["Hello there.", "", "A longer sentence about lighthouses and the sea, with punctuation!",
              "<|im_start|>user"]
-    assert client.count_tokens_many(texts) == [client.count_tokens(t) for t in texts]
+    library = [client._post_beside_api("/extras/tokenize/count", {"input": t})["count"] for t in texts]
+    assert client.count_tokens_many(texts) == library == [client.count_tokens(t) for t in texts]
+
+
+def test_counting_while_an_answer_streams_does_not_stop_it(shared_host):
+    """llama_cpp.server stops a stream when another request waits for the model; the context meter
+    and the think budget count tokens while answers stream, so Hearth's count never waits."""
+    client = ChatClient(shared_host.base_url, shared_host.api_key)
+    counted = []
+    deltas, finished = [], None
+    for event in client.stream([{"role": "user", "content": "Write a long story about a lighthouse."}],
+                               Sampling(temperature=0.0, top_p=1.0, max_tokens=80, seed=1)):
+        if isinstance(event, TextDelta):
+            deltas.append(event.text)
+            if len(counted) < 3:
+                counted.append(client.count_tokens("".join(deltas)))
+        else:
+            finished = event
+    assert all(isinstance(c, int) and c > 0 for c in counted) and len(counted) == 3
+    assert finished.finish_reason == "length" and finished.completion_tokens == 80
+
+
+def test_an_answer_that_ends_with_the_models_own_turn_is_continued_not_restarted(shared_host):
+    """The think budget closes a thought by sending it back with `</think>` and letting the model go
+    on: the host must continue that turn (as llama.cpp's server does), not open a new one."""
+    client = ChatClient(shared_host.base_url, shared_host.api_key)
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+    fresh = client.count_tokens_many(["x"])  # the host is up
+    assert fresh
+    prefix = "<think>\nThe user asks about France.\n</think>\n\nThe capital of France is"
+    words = "".join(e.text for e in client.stream([*question, {"role": "assistant", "content": prefix}],
+                                                   GREEDY, continue_final=True) if isinstance(e, TextDelta))
+    assert words.strip() and "Paris" in words, words
 
 
 def test_counting_needs_the_hosts_key(shared_host):
     stranger = ChatClient(shared_host.base_url, "not-the-key")
     assert stranger.count_tokens_many(["Hello"]) is None
 
+
+
+def test_a_continued_turn_is_written_where_the_models_answer_begins(starter_model):
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    from engine.llm.continue_message import continuing
+    from engine.models.gguf_info import inspect_gguf
+
+    render = continuing(Jinja2ChatFormatter.__call__)
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+    thought = "<think>\nFrance.\n</think>\n\n"
+    smol = Jinja2ChatFormatter(inspect_gguf(starter_model).chat_template, "<|im_end|>", "")
+    plain = render(smol, messages=question).prompt
+    assert render(smol, messages=[*question, {"role": "assistant", "content": thought}]).prompt == plain + thought
+    # A template that opens the thought itself (DeepSeek-R1 distills) does not get a second <think>.
+    r1 = Jinja2ChatFormatter("{% for m in messages %}<|User|>{{ m.content }}{% endfor %}"
+                             "{% if add_generation_prompt %}<|Assistant|><think>\n{% endif %}", "", "")
+    continued = render(r1, messages=[*question, {"role": "assistant", "content": thought}]).prompt
+    assert continued.endswith("<|Assistant|><think>\nFrance.\n</think>\n\n") and continued.count("<think>") == 1

@@ -75,3 +75,54 @@ def test_an_answer_without_thinking_streams_untouched():
     text = "Plain words, a <b>tag</b> and a < sign."
     out = "".join(splitter.feed(text[i:i + 4]).answer for i in range(0, len(text), 4)) + splitter.finish().answer
     assert out == text
+
+
+def ask_thinking(chat, question: str, level: str):
+    from engine.chat.think_budget import ThinkLevel, think_plan
+
+    server, store, endpoint, planner, conversation_id = chat
+    store.add_message(conversation_id, "user", question)
+    reply = begin_answer(store, conversation_id)
+    events = list(answer(store, endpoint, planner, reply.id, Sampling(max_tokens=64),
+                         think=think_plan(ThinkLevel(level))))
+    return reply.id, events
+
+
+@pytest.mark.parametrize("field", [None, "reasoning_content"], ids=["think tags", "reasoning_content"])
+def test_a_thought_that_never_ends_is_closed_at_the_budget_and_the_model_answers_from_it(chat, field):
+    from engine.chat.think_budget import BUDGETS, ThinkLevel
+
+    server, store = chat[0], chat[1]
+    server.replies = [{"endless_thought": "hmm", "field": field}, "So: blue."]
+    answer_id, events = ask_thinking(chat, "Pick a colour", "short")
+
+    assert isinstance(events[-1], AnswerFinished)
+    assert store.get_message(answer_id).content == "So: blue."
+    saved = store.thinking_for([answer_id])[answer_id]
+    budget = BUDGETS[ThinkLevel.SHORT]
+    assert budget <= saved.tokens <= budget + 8, "the thought stops at its budget"
+    closing = server.requests[1]
+    assert closing["continue_final_message"] is True and closing["add_generation_prompt"] is False
+    last = closing["messages"][-1]
+    assert last["role"] == "assistant" and last["content"].startswith("<think>\nhmm hmm")
+    assert last["content"].endswith("hmm\n</think>\n\n"), "the engine closes the thought for the model"
+    assert closing["messages"][:-1] == server.requests[0]["messages"], "the same question, continued"
+    assert events[-1].stats.completion_tokens >= budget, "the thought's tokens count in the answer's figures"
+
+
+def test_off_asks_a_remote_server_not_to_think_and_still_bounds_a_stubborn_one(chat):
+    server, store = chat[0], chat[1]
+    server.replies = [{"endless_thought": "hmm", "field": "reasoning_content"}, "Blue."]
+    answer_id, events = ask_thinking(chat, "Pick a colour", "off")
+    assert server.requests[0]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert store.get_message(answer_id).content == "Blue." and len(server.requests) == 2
+
+
+def test_unlimited_lets_the_model_think_to_its_own_end(chat):
+    server, store = chat[0], chat[1]
+    long_thought = " ".join(["step"] * 900)
+    server.replies = [{"reasoning": long_thought, "content": "Blue."}]
+    answer_id, _ = ask_thinking(chat, "Pick a colour", "unlimited")
+    assert len(server.requests) == 1 and "chat_template_kwargs" not in server.requests[0]
+    assert store.get_message(answer_id).content.strip() == "Blue."
+    assert store.thinking_for([answer_id])[answer_id].tokens == 900

@@ -4,7 +4,9 @@ or llama.cpp server looks like to Hearth, with replies the test decides.
 `server.replies` is a list of replies answered in turn: a text (streamed word by word), or
 `{"tool_calls": [{"name": ..., "arguments": {...}}], "content": "optional words first"}` for a
 structured call, or `{"reasoning": ..., "content": ..., "field": "reasoning_content"}` for a thought
-sent apart from the answer (its arguments streamed in two pieces, as servers do). `server.requests` keeps
+sent apart from the answer (its arguments streamed in two pieces, as servers do), or
+`{"endless_thought": "word", "field": None or "reasoning_content"}` for a thought that never ends
+(streamed until the client hangs up). `server.requests` keeps
 every chat request's JSON body so a test can see exactly what Hearth sent.
 """
 from __future__ import annotations
@@ -72,6 +74,9 @@ class ScriptedServer:
                 server.requests.append(body)
                 reply = server._next_reply()
                 model = body.get("model", "")
+                if isinstance(reply, dict) and "endless_thought" in reply:
+                    self._stream_endless_thought(reply, model)
+                    return
                 if isinstance(reply, dict) and "reasoning" in reply:
                     self._stream_reasoning(reply, model)
                     return
@@ -109,6 +114,21 @@ class ScriptedServer:
                 self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, model)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
+
+            def _stream_endless_thought(self, reply: dict, model: str) -> None:
+                """A model lost in thought: one token after another until Hearth hangs up."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                field = reply.get("field") or "content"
+                try:
+                    if field == "content":
+                        self._event({"choices": [{"index": 0, "delta": {"content": "<think>"}}]}, model)
+                    for _ in range(100_000):
+                        self._event({"choices": [{"index": 0, "delta": {field: " " + reply["endless_thought"]},
+                                                  "finish_reason": None}]}, model)
+                except OSError:  # the client closed the stream: what the test wants
+                    return
 
             def _stream_calls(self, reply: dict, model: str) -> None:
                 self.send_response(200)
