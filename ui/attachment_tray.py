@@ -66,6 +66,8 @@ class AttachmentTray(QScrollArea):
     """The user took an image off (the × button) or the caller called remove(key)."""
     activated = Signal(str)
     """The user clicked a thumbnail to see it bigger."""
+    changed = Signal()
+    """Images were added or taken off (the context meter counts them)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +98,7 @@ class AttachmentTray(QScrollArea):
         self._row.insertWidget(self._row.count() - 1, thumbnail)  # before the stretch
         self._thumbnails[key] = thumbnail
         self.setVisible(True)
+        self.changed.emit()
         return thumbnail
 
     def remove(self, key: str) -> None:
@@ -107,6 +110,7 @@ class AttachmentTray(QScrollArea):
         thumbnail.deleteLater()
         self.setVisible(bool(self._thumbnails))
         self.removed.emit(key)
+        self.changed.emit()
 
     def clear(self) -> None:
         """Empty the tray quietly (after sending): no `removed` per image."""
@@ -116,6 +120,7 @@ class AttachmentTray(QScrollArea):
             thumbnail.hide()
             thumbnail.deleteLater()
         self.setVisible(False)
+        self.changed.emit()
 
     def keys(self) -> list[str]:
         return list(self._thumbnails)

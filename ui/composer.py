@@ -77,7 +77,7 @@ class Composer(QWidget):
         self._tools.setContentsMargins(0, 0, 0, 0)
         self._above = QVBoxLayout()
         self._above.setContentsMargins(0, 0, 0, 0)
-        buttons = QVBoxLayout()
+        buttons = self._buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         buttons.addStretch(1)
@@ -100,6 +100,10 @@ class Composer(QWidget):
     def add_tool_widget(self, widget: QWidget) -> None:
         """Buttons left of the text box (attach, push-to-talk)."""
         self._tools.addWidget(widget)
+
+    def add_meter(self, widget: QWidget) -> None:
+        """Under Send: the context meter."""
+        self._buttons.addWidget(widget)
 
     def add_above_widget(self, widget: QWidget) -> None:
         """Strips above the text box (attachment thumbnails)."""

@@ -11,6 +11,15 @@ from ui.message_widget import MessageWidget
 EARLIER_AT_PX = 40
 
 
+class ClickableLabel(QLabel):
+    clicked = Signal()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+
 class MessageList(QScrollArea):
     regenerate_requested = Signal(int)
     version_requested = Signal(int, int)
@@ -19,6 +28,7 @@ class MessageList(QScrollArea):
     image_clicked = Signal(str)
     tool_decided = Signal(int, str)   # tool step id, 'once' | 'chat' | 'denied'
     load_earlier_requested = Signal()
+    context_note_clicked = Signal()   # the banner: show where the model's memory begins
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -34,7 +44,10 @@ class MessageList(QScrollArea):
         self.load_earlier_button.setVisible(False)
         # A banner pinned above the transcript, outside the scrolled column: always in view, and
         # showing it does not re-lay out every message (~50 ms for a long chat).
-        self.context_note = QLabel(self)
+        self.context_note = ClickableLabel(self)
+        self.context_note.clicked.connect(self.context_note_clicked.emit)
+        self.context_note.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.context_note.setToolTip("Show the oldest message the model still sees")
         self.context_note.setObjectName("contextNote")
         self.context_note.setTextFormat(Qt.TextFormat.PlainText)
         self.context_note.setWordWrap(True)

@@ -15,6 +15,11 @@ QLabel#messageState { color: #b0541c; font-style: italic; }
 QLabel#messageFooter { color: #8a8580; font-size: 11px; }
 QLabel#messageFooter[error="true"] { color: #b3261e; }
 QLabel#editLabel { color: #5b4636; font-style: italic; }
+QLabel#contextLabel { color: #8a8580; font-size: 10px; }
+QLabel#contextLabel[warning="true"] { color: #a15c00; font-weight: bold; }
+QProgressBar#contextBar { border: none; background: #ece8e1; border-radius: 3px; }
+QProgressBar#contextBar::chunk { background: #8fae7e; border-radius: 3px; }
+QProgressBar#contextBar[warning="true"]::chunk { background: #e0a030; }
 QLabel#contextNote, QLabel#composerNotice { color: #7a5a00; background: #fff6d6; border-radius: 6px; padding: 4px 8px; }
 QLabel#emptyNote { color: #9a948d; font-size: 15px; padding: 40px; }
 QFrame#codeBlock { background: #282c34; border-radius: 6px; }

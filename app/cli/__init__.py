@@ -29,6 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     models.add_parser(sub, extra_commands=[pull.add_parser])
     transcribe.add_parser(sub)
+    from app.cli import chats
+
+    chats.add_parser(sub)
+    from app.cli import knowledge
+
+    knowledge.add_parser(sub)
+    from app.cli import speak
+
+    speak.add_parser(sub)
     return parser
 
 

@@ -287,7 +287,7 @@ class AnswerController(QObject):
     def _on_planned(self, event: AnswerPlanned) -> None:
         message = self.store.get_message(event.message_id)
         if message is not None and message.conversation_id == self.transcript.current_id:
-            self.transcript.show_context_note(event.dropped, event.n_ctx)
+            self.transcript.show_context_note(event.dropped, event.n_ctx, event.first_kept_id)
 
     def _on_delta(self, message_id: int, text: str) -> None:
         if widget := self.transcript.view.widget_for(message_id):

@@ -20,7 +20,10 @@ from app.gui.responsiveness import freeze_what_is_built, keep_the_window_respons
 from app.gui.transcript_controller import TranscriptController
 from app.gui.window_state import WindowState
 from app.settings import CONVERSATION_KEYS, SETTINGS, Settings, conversation_declarations
-from engine.chat import PromptPlanner, SamplingDefaults
+from app.gui.context_meter_controller import ContextMeterController
+from engine.chat import PromptPlanner, SamplingDefaults, sampling_for
+from engine.chat.answer import think_for, tokens_to_keep
+from ui.context_meter import ContextMeter
 from engine.store import Store
 from engine.tools.registry import TOOL_NAMES, ToolSettings
 from ui.drop_target import DropTarget
@@ -47,11 +50,23 @@ class HearthController:
         self.conversations = ConversationsController(self.store, self.transcript,
                                                      lambda: self.settings.get("chat/system_prompt"))
         self.images = ImageController(w.composer, w)
-        self.runner = AnswerRunner(self.store, PromptPlanner(self.store, paths.attachments_dir()))
+        self.planner = PromptPlanner(self.store, paths.attachments_dir())
+        self.runner = AnswerRunner(self.store, self.planner)
         self.answers = AnswerController(self.store, self.engine, self.transcript, w.composer, self.runner,
                                         sampling_defaults=self._sampling_defaults,
                                         new_conversation=self.conversations.new_conversation,
                                         write_images=self.images.write, tool_settings=self._tool_settings)
+        self.meter = ContextMeterController(
+            ContextMeter(), w.composer.edit.toPlainText, self.engine, self.planner,
+            conversation=lambda: self.transcript.current_id, images=lambda: len(self.images.pending),
+            answer_tokens=self._answer_tokens, parent=w)
+        w.composer.add_meter(self.meter.meter)
+        w.composer.edit.textChanged.connect(self.meter.refresh)
+        self.transcript.current_changed.connect(self.meter.refresh)
+        self.answers.answer_finished.connect(self.meter.refresh)
+        self.answers.answer_failed.connect(self.meter.refresh)
+        self.engine.state_changed.connect(self.meter.refresh)
+        self.images.tray.changed.connect(self.meter.refresh)
         self.queued = QueuedMessages()
         w.messages.set_footer(self.queued)
         self.queued.edit_requested.connect(self._edit_queued)
@@ -263,6 +278,14 @@ class HearthController:
                             max_rounds=int(s.get("tools/max_rounds")), scratch_dir=scratch,
                             extra_tools=tuple(self._mcp_hub.tools()) if self._mcp_hub is not None else ())
 
+    def _answer_tokens(self, conversation_id: int | None) -> int:
+        """The room the next answer (and its thought) will be given: what the meter reserves."""
+        conversation = self.store.get_conversation(conversation_id) if conversation_id is not None else None
+        defaults = self._sampling_defaults()
+        endpoint = self.engine.endpoint
+        max_tokens = sampling_for(conversation, defaults).max_tokens
+        return tokens_to_keep(max_tokens, think_for(conversation, defaults), endpoint) if endpoint else max_tokens
+
     def _sampling_defaults(self) -> SamplingDefaults:
         s = self.settings
         return SamplingDefaults(float(s.get("chat/temperature")), float(s.get("chat/top_p")), int(s.get("chat/max_tokens")),
@@ -302,6 +325,7 @@ class HearthController:
         before = self.settings.values()
         for key, value in dialog.result_values().items():
             self.settings.set(key, value)
+        self.meter.refresh()
         engine_keys = [k for k in before if k.startswith(("engine/", "remote/"))]
         if any(before[k] != self.settings.get(k) for k in engine_keys):
             self.models.refresh()
@@ -322,3 +346,4 @@ class HearthController:
         result = dialog.result_values()
         prompt = result.pop("chat/system_prompt")
         self.store.update_conversation(conversation.id, system_prompt=prompt, settings={**conversation.settings, **result})
+        self.meter.refresh()

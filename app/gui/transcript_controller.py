@@ -49,7 +49,9 @@ class TranscriptController(QObject):
         self.current_id: int | None = None
         self._editing: int | None = None   # the user message whose words wait in the composer
         self._draft_before_edit = ""
+        self._first_kept: int | None = None
         self.view.version_requested.connect(self.show_version)
+        self.view.context_note_clicked.connect(self.show_first_kept)
         self.view.edit_requested.connect(self.edit)
         self.view.load_earlier_requested.connect(self.load_earlier)
         self.composer.cancel_edit_requested.connect(self.cancel_edit)
@@ -118,13 +120,28 @@ class TranscriptController(QObject):
     def append(self, message, attachments=()) -> MessageWidget:
         return self.view.append_message(self.widget(message, attachments))
 
-    def show_context_note(self, dropped: int, n_ctx: int) -> None:
+    def show_context_note(self, dropped: int, n_ctx: int, first_kept_id: int | None = None) -> None:
+        self._first_kept = first_kept_id if dropped else None
         if dropped:
             self.view.set_context_note(
                 f"This chat is longer than the model's context ({n_ctx} tokens): the model no longer sees "
-                f"the first {dropped} message{'s' if dropped != 1 else ''}. The system prompt is kept.")
+                f"the first {dropped} message{'s' if dropped != 1 else ''}. The system prompt is kept."
+                + (" Click to see where it begins." if first_kept_id is not None else ""))
         else:
             self.view.set_context_note("")
+
+    def show_first_kept(self) -> None:
+        """The banner was clicked: scroll to the oldest message still in the prompt."""
+        first = self._first_kept
+        if first is None or self.current_id is None:
+            return
+        if self.view.widget_for(first) is None:  # not loaded yet: load down to it
+            note = self.view.context_note.text()
+            self.open(self.current_id, show_message=first)
+            self._first_kept = first
+            self.view.set_context_note(note)
+        if widget := self.view.widget_for(first):
+            self.view.ensureWidgetVisible(widget, 0, 0)
 
     # -- versions ------------------------------------------------------------------
     def show_version(self, message_id: int, number: int) -> None:

@@ -53,6 +53,11 @@ def think_for(conversation: Conversation | None, defaults: SamplingDefaults) -> 
     return think_plan(ThinkLevel.parse(overrides.get(THINK_KEY, default.value), default))
 
 
+def tokens_to_keep(max_tokens: int, think: ThinkPlan | None, endpoint: Endpoint) -> int:
+    """Room the prompt leaves for the answer, and for its thought when the model is known to think."""
+    return max_tokens + (think.room(endpoint.plan.n_ctx) if think and endpoint.plan.thinks_in_tags else 0)
+
+
 def sampling_for(conversation: Conversation | None, defaults: SamplingDefaults, seed: int | None = None) -> Sampling:
     """A chat's own sampling settings where it has them, the defaults elsewhere."""
     overrides = conversation.settings if conversation else {}
@@ -92,15 +97,15 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
             yield saver.fail(STOPPED_EARLY, "interrupted")
             return
         offered = tools.openai_tools() if tools else []
-        think_room = think.room(endpoint.plan.n_ctx) if think and endpoint.plan.thinks_in_tags else 0
         rounds: list[dict] = []  # this answer's earlier rounds (calls and results), newest last
         stats: StreamFinished | None = None
         for number in range(max_rounds + 1):
-            prompt = planner.plan(endpoint, row.conversation_id, answer_id, sampling.max_tokens + think_room,
-                                  extra=rounds)
+            prompt = planner.plan(endpoint, row.conversation_id, answer_id,
+                                  tokens_to_keep(sampling.max_tokens, think, endpoint), extra=rounds)
             plan = prompt.plan
             if number == 0:
-                yield AnswerPlanned(answer_id, plan.dropped, plan.prompt_tokens, prompt.n_ctx, plan.fits)
+                first_kept = next((m["_id"] for m in plan.messages if "_id" in m), None)
+                yield AnswerPlanned(answer_id, plan.dropped, plan.prompt_tokens, prompt.n_ctx, plan.fits, first_kept)
             if not plan.fits and not _has_images(prompt.messages):  # the server would refuse it with a bare
                 # error: say what is wrong (an image's cost is only guessed, so the server decides then)
                 yield saver.fail(_too_long(plan.prompt_tokens, prompt.n_ctx))

@@ -16,6 +16,7 @@ class AnswerPlanned:
     prompt_tokens: int   # the count the plan was made with (exact with Hearth's host)
     n_ctx: int
     fits: bool           # False when even the newest message alone is too long
+    first_kept_id: int | None = None   # the oldest message the model still sees
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
+from engine.chat.context_meter import draft_message, draft_tokens, image_tokens
+from engine.chat.records import ContextReading
 from engine.llm.context import PER_MESSAGE_OVERHEAD, PromptPlan, estimate_tokens, message_texts, plan_prompt
 from engine.llm.endpoint import Endpoint
 from engine.store import Store
@@ -89,6 +91,42 @@ class PromptPlanner:
         self._prompt_start[conversation_id] = plan.dropped
         messages = [{k: v for k, v in m.items() if k != "_id"} for m in plan.messages]
         return PlannedPrompt(messages, plan, n_ctx, max_tokens)
+
+    def reading(self, endpoint: Endpoint, conversation_id: int, draft: str, images: int,
+                max_tokens: int) -> ContextReading:
+        """The context meter: what the next request would hold with `draft` (and `images` attached)
+        sent now. Safe beside a streaming answer: it reads the planner's memory, never moves it."""
+        conversation = self._store.get_conversation(conversation_id)
+        system_prompt = conversation.system_prompt if conversation else ""
+        n_ctx = endpoint.plan.n_ctx
+        max_tokens = answer_room(max_tokens, n_ctx)
+        history = self.history(conversation_id, with_images=endpoint.plan.sees_images)
+        cached = self._counter(endpoint, system_prompt, history, n_ctx)
+        typed = (endpoint.client.count_tokens(draft) if endpoint.counts_exactly and draft else None)
+        typed = typed if typed is not None else (estimate_tokens(draft) if draft else 0)
+
+        def count(text: str) -> int:  # the draft changes with every key: never remembered
+            return typed if text is draft else cached(text)
+
+        keep_from = self._prompt_start.get(conversation_id, 0)
+        now = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=cached,
+                          keep_from=keep_from) if history else None
+        sent = draft_message(draft, images)
+        after = plan_prompt(system_prompt, [*history, sent], n_ctx=n_ctx, max_tokens=max_tokens, count=count,
+                            keep_from=keep_from)
+        system = cached(system_prompt) + PER_MESSAGE_OVERHEAD if system_prompt.strip() else 0
+        kept = after.messages[1:] if system else after.messages
+        pictures = image_tokens(kept)
+        drafted = draft_tokens(count, draft)
+        prompt_tokens = after.prompt_tokens
+        if endpoint.counts_exactly:  # the whole prompt as the template frames it: the request's own count
+            framed = endpoint.client.count_chat_tokens([{k: v for k, v in m.items() if k != "_id"}
+                                                        for m in after.messages])
+            prompt_tokens = framed + pictures if framed is not None else prompt_tokens
+        return ContextReading(n_ctx=n_ctx, system=system, history=max(prompt_tokens - system - drafted - pictures, 0),
+                              images=pictures, draft=drafted, answer_room=max_tokens,
+                              left_out_now=now.dropped if now else 0, left_out_next=after.dropped,
+                              exact=endpoint.counts_exactly)
 
     def history(self, conversation_id: int, *, exclude: int | None = None, with_images: bool = True) -> list[dict]:
         """The conversation as chat messages, oldest first; failed answers with no words left out."""

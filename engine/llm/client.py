@@ -194,6 +194,7 @@ class ChatClient:
                     now = time.perf_counter()
                     first_at = first_at or now
                     last_at = now
+                    tokens += 1  # a thought is output too: without a usage figure, count it
                     yield ReasoningDelta(thought)
                 text = delta.get("content")
                 if text:
@@ -242,6 +243,11 @@ class ChatClient:
         if isinstance(counts, list) and len(counts) == len(texts) and all(isinstance(c, int) for c in counts):
             return counts
         return None
+
+    def count_chat_tokens(self, messages: Sequence[dict]) -> int | None:
+        """Tokens of a whole prompt as the model's template frames it (Hearth's host); None elsewhere."""
+        result = self._post_beside_api("/hearth/tokenize/chat", {"messages": list(messages)})
+        return result["count"] if isinstance(result, dict) and isinstance(result.get("count"), int) else None
 
     def count_tokens(self, text: str) -> int | None:
         """Exact count from llama_cpp.server's tokenizer; None where the server lacks it."""

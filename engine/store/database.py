@@ -35,6 +35,7 @@ from .records import (
     SNIPPET_OPEN,
     STATES,
     TOOL_STATES,
+    AnswerVersion,
     Attachment,
     Conversation,
     Message,
@@ -191,6 +192,18 @@ class Store:
                 (conversation_id,),
             ).fetchone()
         return _conversation(row) if row else None
+
+    def conversation_origins(self, conversation_ids: list[int]) -> dict[int, str]:
+        """Where imported chats came from (chats made here have none): an export passes it on,
+        so a chat that travels on is still known for what it is."""
+        found: dict[int, str] = {}
+        with self._reading("read the conversations") as conn:
+            for start in range(0, len(conversation_ids), SQLITE_PARAMETER_CHUNK):
+                chunk = conversation_ids[start:start + SQLITE_PARAMETER_CHUNK]
+                found.update(conn.execute(
+                    f"SELECT id, origin FROM conversations WHERE origin IS NOT NULL AND id IN "
+                    f"({','.join('?' * len(chunk))})", chunk).fetchall())
+        return found
 
     def touch_conversation(self, conversation_id: int) -> None:
         """Mark as just active: it moves to the top of the list."""
@@ -396,6 +409,19 @@ class Store:
         assert message is not None
         return message
 
+    def answer_versions_for(self, question_ids: list[int]) -> dict[int, list[AnswerVersion]]:
+        """The answers set aside for each question, by number (the answer on show is not among
+        them); questions without any are left out."""
+        found: dict[int, list[AnswerVersion]] = {}
+        with self._reading("read the answer's versions") as conn:
+            for start in range(0, len(question_ids), SQLITE_PARAMETER_CHUNK):
+                chunk = question_ids[start:start + SQLITE_PARAMETER_CHUNK]
+                for row in conn.execute(
+                        f"SELECT question_id, number, {VERSION_COLUMNS} FROM answer_versions WHERE question_id IN "
+                        f"({','.join('?' * len(chunk))}) ORDER BY question_id, number", chunk):
+                    found.setdefault(row[0], []).append(AnswerVersion(*row))
+        return found
+
     # ---------------------------------------------------------------- search
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
@@ -546,6 +572,15 @@ class Store:
         """Relative paths still referenced by some message (to sweep orphaned files after a purge)."""
         with self._reading("read attachments") as conn:
             return {row[0] for row in conn.execute("SELECT DISTINCT path FROM attachments")}
+
+    # ---------------------------------------------------------------- import
+
+    @contextmanager
+    def import_transaction(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write for importing chats: the importer (engine/store/chat_import.py)
+        inserts rows through the connection, and any failure takes every one of them back."""
+        with self._transaction("import the chats") as tx:
+            yield tx
 
     # ---------------------------------------------------------------- health
 

@@ -248,3 +248,102 @@ def m006_thinking_tokens(conn: sqlite3.Connection) -> None:
     """How many tokens the thought took: the footer shows them apart from the answer's, and the
     think budget is counted in them."""
     _run(conn, ["ALTER TABLE message_thinking ADD COLUMN tokens INTEGER"])
+
+
+@migration
+def m007_conversation_origin(conn: sqlite3.Connection) -> None:
+    """Where an imported chat came from (`hearth:<id>:<created_at>`, `chatgpt:<id>`), so importing
+    the same file again finds the chats already here instead of doubling them."""
+    _run(conn, ["ALTER TABLE conversations ADD COLUMN origin TEXT",
+                "CREATE INDEX conversations_by_origin ON conversations(origin) WHERE origin IS NOT NULL"])
+
+
+@migration
+def m008_knowledge_collections(conn: sqlite3.Connection) -> None:
+    """Knowledge collections: the files and folders a user named, each file's state (so an index
+    resumes after a kill and re-reads only what changed), its chunks with where they came from,
+    an FTS5 index over chunk text and one float32 vector per chunk. Deleting a collection or a
+    file cascades down to its vectors; triggers keep the FTS index in step."""
+    _run(
+        conn,
+        [
+            """
+            CREATE TABLE knowledge_collections (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                embedder TEXT NOT NULL,
+                dimension INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE knowledge_roots (
+                collection_id INTEGER NOT NULL REFERENCES knowledge_collections(id) ON DELETE CASCADE,
+                path TEXT NOT NULL,
+                added_at REAL NOT NULL,
+                PRIMARY KEY (collection_id, path)
+            )
+            """,
+            """
+            CREATE TABLE knowledge_sources (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                collection_id INTEGER NOT NULL REFERENCES knowledge_collections(id) ON DELETE CASCADE,
+                path TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                sha256 TEXT,
+                state TEXT NOT NULL CHECK (state IN ('indexed', 'failed')),
+                reason TEXT,
+                kind TEXT,
+                chars INTEGER NOT NULL DEFAULT 0,
+                chunks INTEGER NOT NULL DEFAULT 0,
+                indexed_at REAL NOT NULL,
+                UNIQUE (collection_id, path)
+            )
+            """,
+            """
+            CREATE TABLE knowledge_chunks (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                source_id INTEGER NOT NULL REFERENCES knowledge_sources(id) ON DELETE CASCADE,
+                collection_id INTEGER NOT NULL,
+                ordinal INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                context TEXT NOT NULL DEFAULT '',
+                location TEXT NOT NULL DEFAULT '',
+                start INTEGER NOT NULL,
+                end INTEGER NOT NULL,
+                UNIQUE (source_id, ordinal)
+            )
+            """,
+            "CREATE INDEX knowledge_chunks_by_collection ON knowledge_chunks(collection_id)",
+            """
+            CREATE VIRTUAL TABLE knowledge_fts USING fts5(
+                text,
+                context,
+                content='knowledge_chunks',
+                content_rowid='id',
+                tokenize='porter unicode61 remove_diacritics 2'
+            )
+            """,
+            """
+            CREATE TRIGGER knowledge_fts_after_insert AFTER INSERT ON knowledge_chunks BEGIN
+                INSERT INTO knowledge_fts(rowid, text, context) VALUES (new.id, new.text, new.context);
+            END
+            """,
+            """
+            CREATE TRIGGER knowledge_fts_after_delete AFTER DELETE ON knowledge_chunks BEGIN
+                INSERT INTO knowledge_fts(knowledge_fts, rowid, text, context)
+                VALUES ('delete', old.id, old.text, old.context);
+            END
+            """,
+            """
+            CREATE TABLE knowledge_vectors (
+                chunk_id INTEGER PRIMARY KEY REFERENCES knowledge_chunks(id) ON DELETE CASCADE,
+                collection_id INTEGER NOT NULL,
+                vector BLOB NOT NULL
+            )
+            """,
+            "CREATE INDEX knowledge_vectors_by_collection ON knowledge_vectors(collection_id)",
+        ],
+    )

@@ -112,6 +112,23 @@ class Thinking:
 
 
 @dataclass(frozen=True)
+class AnswerVersion:
+    """An answer Regenerate set aside, kept with its question (the answer on show is a message)."""
+    question_id: int
+    number: int
+    content: str
+    state: str
+    model: str | None
+    error: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    prompt_ms: float | None
+    decode_ms: float | None
+    tokens_per_second: float | None
+    created_at: float
+
+
+@dataclass(frozen=True)
 class Attachment:
     id: int
     message_id: int

@@ -125,7 +125,8 @@ def test_a_damaged_first_page_still_gives_back_every_message(tmp_path: Path, sql
 def test_a_truncated_file_gives_back_the_messages_it_still_holds(tmp_path: Path, sqlite3_tool: str) -> None:
     db = tmp_path / "hearth.sqlite3"
     contents = write_history(db)
-    truncated = db.read_bytes()[: os.path.getsize(db) // 2 + 1000]
+    pages = sorted(message_pages(db))  # cut in the middle of the messages, wherever the schema put them
+    truncated = db.read_bytes()[: (pages[len(pages) // 2] - 1) * PAGE + 1000]
     db.write_bytes(truncated)
 
     store, report = Store.open_or_recover(db)
