@@ -72,6 +72,18 @@ def main() -> None:
     heartbeat = QTimer()
     heartbeat.setInterval(5)
     heartbeat.timeout.connect(beat)
+    # The user types the next question while answers stream: every key re-counts the context
+    # meter (coalesced, off the GUI thread), which must not stall the window either.
+    typing = QTimer()
+    typing.setInterval(90)
+    draft = hearth.window.composer.edit
+
+    def key() -> None:
+        if len(draft.toPlainText()) > 160:
+            draft.clear()
+        draft.insertPlainText("word "[len(draft.toPlainText()) % 5])
+
+    typing.timeout.connect(key)
     streamed = [0]  # tokens, as the host reports them (a streamed piece may hold several)
 
     def count_tokens(message_id: int) -> None:
@@ -86,6 +98,7 @@ def main() -> None:
     hearth.answers.answer_finished.connect(finished.append)
     hearth.answers.answer_failed.connect(lambda mid, why: (finished.append(mid), print("failed:", why)))
     heartbeat.start()
+    typing.start()
     try:
         for prompt in prompts:
             if streamed[0] >= TOKENS:
@@ -99,13 +112,16 @@ def main() -> None:
             spin_until(lambda: len(finished) > before, 300)
     finally:
         heartbeat.stop()
+        typing.stop()
+        readings = hearth.meter.measured
         hearth.shutdown()
     gaps = gaps[1:]
     stall = max(gaps) if gaps else 0.0
     print(json.dumps({"stall_ratio": round(stall / 30.0, 3), "max_stall_ms": round(stall, 1),
                       "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0, 1),
                       "open_ms": round(open_ms, 1), "open_ratio": round(open_ms / 300.0, 3),
-                      "tokens_streamed": streamed[0], "history_messages": HISTORY}))
+                      "tokens_streamed": streamed[0], "history_messages": HISTORY,
+                      "meter_readings_while_typing": readings}))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ class ContextMeterController(QObject):
         self.measured = 0   # readings shown (tests wait on it)
 
     def refresh(self, *_: object) -> None:
-        self._timer.start()
+        """At most one count per COALESCE_MS while keys keep coming: live, never per keystroke."""
+        if not self._timer.isActive():
+            self._timer.start()
 
     def _measure(self) -> None:
         endpoint = self._engine.endpoint if self._engine.ready else None

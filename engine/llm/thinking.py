@@ -12,6 +12,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OPEN, CLOSE = "<think>", "</think>"
+# gpt-oss (harmony) writes its thought on an "analysis" channel and its answer on "final".
+CHANNEL_MARKERS = (
+    ("<|channel|>analysis<|message|>", OPEN),
+    ("<|end|><|start|>assistant<|channel|>final<|message|>", CLOSE),
+    ("<|start|>assistant<|channel|>final<|message|>", CLOSE),
+    ("<|channel|>final<|message|>", CLOSE),
+)
+
+
+class MarkerTranslator:
+    """Other families' thought markers, rewritten as <think> tags as they stream (a marker may
+    arrive split across chunks, so a tail that could begin one is held back)."""
+
+    def __init__(self, markers: tuple[tuple[str, str], ...] = CHANNEL_MARKERS) -> None:
+        self._markers = markers
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        text = self._pending + text
+        for marker, tag in self._markers:
+            text = text.replace(marker, tag)
+        keep = min((_tail_that_may_start(text, marker) for marker, _ in self._markers), default=len(text))
+        out, self._pending = text[:keep], text[keep:]
+        return out
+
+    def finish(self) -> str:
+        rest, self._pending = self._pending, ""
+        return rest
 
 
 @dataclass(frozen=True)
@@ -29,8 +57,15 @@ class ThinkSplitter:
         self._pending = ""         # may be the start of a tag, split across chunks
         self._answered = ""        # answer text given out before any tag was seen
         self._strip_lead = False
+        self._translator = MarkerTranslator()
 
     def feed(self, text: str) -> Split:
+        text = self._translator.feed(text)
+        if not text:
+            return Split()
+        return self._feed(text)
+
+    def _feed(self, text: str) -> Split:
         text = self._pending + text
         self._pending = ""
         if self._state == "start":
@@ -66,7 +101,14 @@ class ThinkSplitter:
         return text
 
     def finish(self) -> Split:
+        held = self._translator.finish()
+        first = self._feed(held) if held else Split()
         rest, self._pending = self._pending, ""
+        last = self._finish_rest(rest)
+        return Split(thinking=first.thinking + last.thinking, answer=first.answer + last.answer,
+                     retracted=first.retracted)
+
+    def _finish_rest(self, rest: str) -> Split:
         if self._state == "thinking":
             return Split(thinking=rest)
         return Split(answer=self._after_thought(rest))

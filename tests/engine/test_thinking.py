@@ -16,6 +16,8 @@ FORMS = {
     "think tags": "<think>The user wants a colour. Blue is calm.</think>\nBlue.",
     "no opening tag (the template opened it)": "The user wants a colour. Blue is calm.</think>\n\nBlue.",
     "vLLM reasoning_content": {"reasoning": "The user wants a colour. Blue is calm.", "content": "Blue."},
+    "gpt-oss analysis channel": "<|channel|>analysis<|message|>The user wants a colour. Blue is calm.<|end|>"
+                                "<|start|>assistant<|channel|>final<|message|>Blue.",
     "Ollama reasoning": {"reasoning": "The user wants a colour. Blue is calm.", "content": "Blue.",
                          "field": "reasoning"},
 }
@@ -62,8 +64,11 @@ def test_each_form_of_thinking_is_kept_apart_and_never_sent_back(chat, form):
     assert sent[1]["content"].strip() == "Blue." and "calm" not in str(sent), "the thought went back to the model"
 
 
-def test_a_thought_split_across_chunks_at_every_point_comes_apart_the_same():
-    text = "<think>Hmm, 2+2.</think>\nIt is 4."
+@pytest.mark.parametrize("text", [
+    "<think>Hmm, 2+2.</think>\nIt is 4.",
+    "<|channel|>analysis<|message|>Hmm, 2+2.<|end|><|start|>assistant<|channel|>final<|message|>It is 4.",
+], ids=["think tags", "gpt-oss channels"])
+def test_a_thought_split_across_chunks_at_every_point_comes_apart_the_same(text):
     for cut in range(1, len(text)):
         splitter = ThinkSplitter()
         parts = [splitter.feed(text[:cut]), splitter.feed(text[cut:]), splitter.finish()]
