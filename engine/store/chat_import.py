@@ -13,10 +13,8 @@ import codecs
 import hashlib
 import json
 import math
-import os
 import re
 import sqlite3
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from .chat_file import (
     extension_for,
     native_origin,
 )
+from .chat_export import write_atomically
 from .database import Store, _settings_json, _text
 from .records import ROLES, STATES, TOOL_STATES
 
@@ -364,17 +363,7 @@ def _keep_attachment(attachments_dir: Path, attachment: FileAttachment, written:
     if data is None or (target.is_file() and target.stat().st_size == len(data)):
         return relative  # already there (or missing at the source too: the row says what it was)
     existed = target.exists()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    write_atomically(target, data)
     if not existed:
         written.append(target)
     return relative
