@@ -5,8 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from engine.chat.records import ContextReading
-
 
 def short(tokens: int) -> str:
     return f"{tokens / 1000:.1f}k" if tokens >= 1000 else str(tokens)
@@ -38,7 +36,9 @@ class ContextMeter(QWidget):
         self.setToolTip(why)
         self._set_warning(False)
 
-    def show_reading(self, reading: ContextReading) -> None:
+    def show_reading(self, reading) -> None:  # noqa: ANN001
+        """`reading` is an engine.chat.records.ContextReading, handed over by app/ (importing it
+        here would load the engine.chat package, and with it the whole answer pipeline)."""
         self.bar.setRange(0, max(reading.n_ctx, 1))
         self.bar.setValue(min(reading.used, reading.n_ctx))
         about = "" if reading.exact else "~"
