@@ -84,10 +84,9 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
     thought (engine/chat/think_budget.py); without it the model thinks as long as it likes.
     """
     cancel = cancel or Cancel()
-    saver = _Saver(store, answer_id)
     meter = ThoughtMeter(think.budget if think else None,
                          endpoint.client.count_tokens if endpoint.counts_exactly else None)
-    saver.meter = meter
+    saver = _Saver(store, answer_id, meter)
     try:
         row = store.get_message(answer_id)
         if row is None:
@@ -165,7 +164,7 @@ def _stream_round(endpoint: Endpoint, messages: list[dict], sampling: Sampling, 
         started = time.perf_counter()
         first: float | None = None
         finished: StreamFinished | None = None
-        thought_from = len(meter.text)
+        thought_from = len(saver.thinking)
         over_budget = False
         sent = [*messages, prefill] if prefill else messages
         with closing(endpoint.client.stream(sent, sampling, cancel, tools=offered, tool_choice=choice,
@@ -187,20 +186,20 @@ def _stream_round(endpoint: Endpoint, messages: list[dict], sampling: Sampling, 
                 first = first or time.perf_counter()
                 yield from saver.take(split)
                 saver.save_if_due()
-                if split.thinking and meter.add(split.thinking):
+                if split.thinking and meter.add(saver.thinking):
                     over_budget = True
                     break
             else:
                 yield from saver.take(splitter.finish())
         if over_budget:  # the stream is closed: its own figures never came
             now = time.perf_counter()
-            finished = StreamFinished("length", meter.count_of(meter.text[thought_from:]), None,
+            finished = StreamFinished("length", meter.count_of(saver.thinking[thought_from:]), None,
                                       ((first or now) - started) * 1000.0, (now - (first or now)) * 1000.0)
         total = _added(total, finished)
         if not over_budget or cancel.cancelled:
             return calls, total
         log.info("thought closed at its budget of %s tokens", meter.budget)
-        prefill = closed_thought(meter.text[thought_from:])
+        prefill = closed_thought(saver.thinking[thought_from:])
 
 
 def _has_images(messages: list[dict]) -> bool:
@@ -278,9 +277,10 @@ def _counted(event: StreamFinished | None, text: str, endpoint: Endpoint) -> Str
 class _Saver:
     """The growing answer in the store: at most every SAVE_EVERY_S while it streams, then its end."""
 
-    def __init__(self, store: Store, answer_id: int) -> None:
+    def __init__(self, store: Store, answer_id: int, meter: ThoughtMeter) -> None:
         self._store = store
         self._id = answer_id
+        self._meter = meter   # counts the thought's tokens once it is final
         self.text = ""
         self.thinking = ""
         self._thought_from: float | None = None
@@ -289,7 +289,6 @@ class _Saver:
         self._saved_thinking = 0
         self._last_save = time.monotonic()
         self._ended = False
-        self.meter: ThoughtMeter | None = None   # counts the thought's tokens when it is final
 
     def take(self, split: Split):
         """A piece of the stream, told apart into thought and answer: kept, then reported."""
@@ -320,7 +319,7 @@ class _Saver:
         if len(self.thinking) != self._saved_thinking or (final and self.thinking):
             seconds = self.thought_for if self.thought_for is not None else (
                 time.monotonic() - self._thought_from if self._thought_from else None)
-            tokens = self.meter.count() if final and self.meter is not None else None
+            tokens = self._meter.count(self.thinking) if final else None
             self._store.save_thinking(self._id, self.thinking, seconds, tokens)
             self._saved_thinking = len(self.thinking)
 

@@ -76,34 +76,33 @@ class ThoughtMeter:
     def __init__(self, budget: int | None, exact: Callable[[str], int | None] | None = None) -> None:
         self.budget = budget
         self._exact = exact
-        self.text = ""
         self.tokens = 0
         self._deltas = 0
         self._counted_at = 0
 
-    def add(self, text: str) -> bool:
-        """Take more thought; True once the budget is spent."""
-        self.text += text
+    def add(self, thought: str) -> bool:
+        """One more piece of thought came; `thought` is all of it so far. True once the budget is spent."""
         self._deltas += 1
         if self._exact is None:
-            self.tokens = self._rough()
-        elif self.budget is not None and len(self.text) // 3 >= self.budget * 0.8 \
-                and len(self.text) - self._counted_at >= self.RECOUNT_CHARS:
-            self.tokens = self.count()
+            self.tokens = self._rough(thought)
+        elif self.budget is not None and len(thought) // 3 >= self.budget * 0.8 \
+                and len(thought) - self._counted_at >= self.RECOUNT_CHARS:
+            self.tokens = self.count(thought)
         return self.budget is not None and self.tokens >= self.budget
 
-    def count(self) -> int:
-        """The thought's tokens as the model's tokenizer counts them (an estimate without one)."""
-        self._counted_at = len(self.text)
-        exact = self._exact(self.text) if self._exact and self.text else None
-        return exact if exact is not None else self._rough()
+    def count(self, thought: str) -> int:
+        """The whole thought's tokens as the model's tokenizer counts them (an estimate without one)."""
+        self._counted_at = len(thought)
+        exact = self._exact(thought) if self._exact and thought else None
+        return exact if exact is not None else self._rough(thought)
 
     def count_of(self, text: str) -> int:
+        """A part of the thought (one round's), counted on its own."""
         exact = self._exact(text) if self._exact and text else None
         return exact if exact is not None else len(text) // 4 + (1 if text else 0)
 
-    def _rough(self) -> int:
+    def _rough(self, thought: str) -> int:
         """Token-sized deltas are tokens; larger ones are counted at ~4 characters a token."""
-        if self._deltas and len(self.text) / self._deltas <= 8:
+        if self._deltas and len(thought) / self._deltas <= 8:
             return self._deltas
-        return len(self.text) // 4 + 1
+        return len(thought) // 4 + 1
