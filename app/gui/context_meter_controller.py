@@ -1,6 +1,7 @@
-"""Keeps the context meter by the composer current: re-counted off the GUI thread a moment after
-the user stops typing (keystrokes coalesce), when the chat changes, when an answer ends and when
-the model changes. A count that arrives after the user moved on is dropped."""
+"""Keeps the context meter by the composer current: re-counted off the GUI thread at most every
+COALESCE_MS while the user types (keystrokes in between share one count), when the chat changes,
+when an answer ends and when the model changes. A count that arrives after the user moved on is
+dropped."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -41,7 +42,7 @@ class ContextMeterController(QObject):
             self._timer.start()
 
     def _measure(self) -> None:
-        endpoint = self._engine.endpoint if self._engine.ready else None
+        endpoint = self._engine.endpoint  # None until a model is ready
         if endpoint is None:
             self._tickets.invalidate()
             self.meter.show_unknown("The context meter shows the next request's size once the model is loaded.")

@@ -34,6 +34,11 @@ def answer_room(requested: int, n_ctx: int) -> int:
     return min(requested, max(MIN_ANSWER_TOKENS, n_ctx // 2))
 
 
+def sendable(messages: Sequence[dict]) -> list[dict]:
+    """Planned messages as the server receives them: without the store ids the plan keeps."""
+    return [{k: v for k, v in m.items() if k != "_id"} for m in messages]
+
+
 def tool_turn(step: ToolStep) -> dict:
     """A tool's result as the model reads it: delimited, and named as data, not instructions."""
     return {"role": "tool", "tool_call_id": step.call_id,
@@ -89,7 +94,7 @@ class PromptPlanner:
         plan = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=count,
                            keep_from=self._prompt_start.get(conversation_id, 0))
         self._prompt_start[conversation_id] = plan.dropped
-        messages = [{k: v for k, v in m.items() if k != "_id"} for m in plan.messages]
+        messages = sendable(plan.messages)
         return PlannedPrompt(messages, plan, n_ctx, max_tokens)
 
     def reading(self, endpoint: Endpoint, conversation_id: int, draft: str, images: int,
@@ -120,8 +125,7 @@ class PromptPlanner:
         drafted = draft_tokens(count, draft)
         prompt_tokens = after.prompt_tokens
         if endpoint.counts_exactly:  # the whole prompt as the template frames it: the request's own count
-            framed = endpoint.client.count_chat_tokens([{k: v for k, v in m.items() if k != "_id"}
-                                                        for m in after.messages])
+            framed = endpoint.client.count_chat_tokens(sendable(after.messages))
             prompt_tokens = framed + pictures if framed is not None else prompt_tokens
         return ContextReading(n_ctx=n_ctx, system=system, history=max(prompt_tokens - system - drafted - pictures, 0),
                               images=pictures, draft=drafted, answer_room=max_tokens,
