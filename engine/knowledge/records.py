@@ -48,3 +48,4 @@ class Hit:
     start: int         # character span in the file's extracted text
     end: int
     chunk_id: int
+    source_id: int     # the file's row: its whole text, when it fits the prompt

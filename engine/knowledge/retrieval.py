@@ -8,6 +8,7 @@ budget with the best hits, putting a whole file in instead of its passage when i
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -61,8 +62,8 @@ def search(knowledge: KnowledgeStore, name: str, query: str, *, top: int = 5,
     embedder = embedder or embedder_for(knowledge, collection_id)
     ranked = _fused(knowledge, collection_id, query, embedder)[:max(0, top)]
     rows = knowledge.chunks([chunk_id for chunk_id, _ in ranked])
-    return [Hit(rows[cid].path, score, rows[cid].text, rows[cid].location, rows[cid].start, rows[cid].end, cid)
-            for cid, score in ranked if cid in rows]
+    return [Hit(rows[cid].path, score, rows[cid].text, rows[cid].location, rows[cid].start, rows[cid].end, cid,
+                rows[cid].source_id) for cid, score in ranked if cid in rows]
 
 
 def passages_for_prompt(knowledge: KnowledgeStore, name: str, question: str, *, budget_chars: int = 6000,
@@ -71,16 +72,15 @@ def passages_for_prompt(knowledge: KnowledgeStore, name: str, question: str, *, 
     (tokens × CHARS_PER_TOKEN). A hit's whole file replaces its passage when the file fits in
     what is left (location 'whole file'); passages that do not fit are skipped, not cut."""
     hits = search(knowledge, name, question, top=top, embedder=embedder)
-    rows = knowledge.chunks([hit.chunk_id for hit in hits])
     chosen: list[Hit] = []
     whole: set[str] = set()
     left = budget_chars
     for hit in hits:
         if hit.path in whole:
             continue
-        text = knowledge.document_text(rows[hit.chunk_id].source_id)
+        text = knowledge.document_text(hit.source_id)
         if len(text) <= left and not any(c.path == hit.path for c in chosen):
-            chosen.append(Hit(hit.path, hit.score, text, "whole file", 0, len(text), hit.chunk_id))
+            chosen.append(replace(hit, passage=text, location="whole file", start=0, end=len(text)))
             whole.add(hit.path)
             left -= len(text)
         elif len(hit.passage) <= left:
