@@ -70,6 +70,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tools/max_rounds", int, 6, "Tool rounds", "How many times one answer may call tools before it must answer.", 1, 50, group="Tools"),
     Setting("tools/python_seconds", int, 10, "Python time limit", "Seconds a Python run may take before it is stopped.", 1, 600, group="Tools"),
     Setting("tools/python_memory_mb", int, 256, "Python memory limit", "Megabytes of memory a Python run may use.", 32, 4096, group="Tools"),
+    # Local server for other apps
+    Setting("server/enabled", bool, False, "Serve other apps", "Answer OpenAI-compatible requests from your other apps (editor plugins, scripts) with the loaded model. Every request needs the server's key.", group="Server"),
+    Setting("server/port", int, 4891, "Port", "The port the server listens on.", 1, 65535, group="Server"),
+    Setting("server/all_interfaces", bool, False, "Listen on all network interfaces", "Let other computers on your network reach the server. Off: only apps on this computer can.", group="Server"),
+    Setting("server/log_contents", bool, False, "Log request contents", "Keep the messages of recent requests in the request panel. Off: only time, client, model and tokens.", group="Server"),
     # Voice
     Setting("voice/send_immediately", bool, False, "Send transcript at once", "Send what you said without a chance to edit it first.", group="Voice"),
     Setting("voice/device", str, "", "Microphone", "Input device id; empty uses the system default.", group="Voice"),
