@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli import speak
 
     speak.add_parser(sub)
+    from app.cli import serve
+
+    serve.add_parser(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ from engine.cancel import Cancel
 
 if TYPE_CHECKING:
     import openai
+
+    from engine.llm.turns import EngineTurns
 
 # `openai` is imported where it is used: importing it takes ~0.8 s (its type modules), which
 # would otherwise come before the window appears. The first ChatClient is made while the model
@@ -86,9 +89,10 @@ class ChatClient:
     """An OpenAI-compatible endpoint: the local engine host or a remote server."""
 
     def __init__(self, base_url: str, api_key: str = "none", model: str = "local", *,
-                 timeout: float = 600.0) -> None:
+                 timeout: float = 600.0, turns: EngineTurns | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self.turns = turns  # Hearth's own host: the window's answers go before outside requests
         openai = _import_openai()
 
         self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "none",
@@ -121,6 +125,13 @@ class ChatClient:
         `continue_final`: the last message is the assistant's own, to be continued (vLLM needs
         to be told; llama.cpp's server, Ollama and Hearth's host do it by themselves).
         `no_thinking`: ask a server's template not to think (Qwen3-style `enable_thinking`)."""
+        with self.turns.foreground() if self.turns is not None else nullcontext():
+            yield from self._stream(messages, sampling, cancel, tools=tools, tool_choice=tool_choice,
+                                    continue_final=continue_final, no_thinking=no_thinking)
+
+    def _stream(self, messages: Sequence[dict], sampling: Sampling, cancel: Cancel | None, *,
+                tools: Sequence[dict], tool_choice: str | dict | None, continue_final: bool,
+                no_thinking: bool) -> Iterator[ChatEvent]:
         import openai
 
         cancel = cancel or Cancel()

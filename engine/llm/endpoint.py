@@ -140,7 +140,8 @@ def open_endpoint(plan: EndpointPlan, *, log_dir: Path | None = None,
     if plan.local is not None:
         host, note = start_local(plan.local, log_dir=log_dir, on_death=on_death)
         try:
-            client = ChatClient(host.base_url, host.api_key, model=Path(plan.local.model_path).name)
+            client = ChatClient(host.base_url, host.api_key, model=Path(plan.local.model_path).name,
+                                turns=host.turns)
         except BaseException:
             host.stop()
             raise

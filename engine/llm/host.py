@@ -20,6 +20,8 @@ from pathlib import Path
 import urllib.error
 import urllib.request
 
+from engine.llm.turns import EngineTurns
+
 
 class EngineError(Exception):
     """A user-facing problem with the engine host; `log_tail` holds the host's own words."""
@@ -93,6 +95,7 @@ class EngineHost:
         self._stopping = False
         self._death_report: str | None = None
         self._lock = threading.RLock()
+        self.turns = EngineTurns()  # the window's answers before outside apps' (engine/llm/turns.py)
 
     # -- lifecycle -------------------------------------------------------------
     @property
