@@ -71,3 +71,99 @@ def test_esc_denies_the_call_and_the_model_is_told(qtbot, hearth, server):
     assert step.state == "denied" and card.header.text().startswith("Denied")
     assert "denied by the user" in server.requests[1]["messages"][-1]["content"].lower()
     assert hearth.store.get_message(answer_id).state == "complete"
+
+
+def test_stop_while_python_runs_ends_the_run_and_keeps_the_step(qtbot, hearth, server):
+    hearth.settings.set("tools/enabled", "calculator,python")
+    hearth.settings.set("tools/python_seconds", 120)
+    server.replies = [{"content": "Running it. ", "tool_calls": [
+        {"name": "python", "arguments": {"code": "n = 0\nwhile True:\n    n += 1"}}]}, "never asked"]
+    send(qtbot, hearth, "Count forever")
+    card = waiting_card(qtbot, hearth)
+    qtbot.waitUntil(card.allow_once.isVisible, timeout=3000)
+    qtbot.mouseClick(card.allow_once, Qt.MouseButton.LeftButton)
+    answer_id = last_widget(hearth).message_id
+    qtbot.waitUntil(lambda: hearth.store.tool_steps_for([answer_id])[answer_id][0].state == "running", timeout=15000)
+    with qtbot.waitSignal(hearth.answers.answer_finished, timeout=15000):  # far inside the 120 s limit
+        qtbot.mouseClick(hearth.window.composer.stop_button, Qt.MouseButton.LeftButton)
+    [step] = hearth.store.tool_steps_for([answer_id])[answer_id]
+    assert step.state == "stopped" and step.approval == "once"
+    assert hearth.store.get_message(answer_id).state == "interrupted"
+    assert hearth.store.get_message(answer_id).content == "Running it. "
+    assert len(server.requests) == 1, "a stopped loop asks the model nothing more"
+    assert not hearth.answers.streaming and hearth.window.composer.send_button.isVisible()
+
+
+KILLED_WINDOW = r"""
+import os, sys
+sys.path.insert(0, sys.argv[2])
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app.settings import Settings
+settings = Settings()
+for key, value in {"remote/enabled": True, "remote/base_url": sys.argv[1], "remote/model": "",
+                   "tools/enabled": "python", "tools/python_seconds": 600}.items():
+    settings.set(key, value)
+from app.gui.main_window_controller import HearthController
+hearth = HearthController()
+hearth.window.show()
+hearth.start()
+state = {"sent": False, "allowed": False}
+
+def step():
+    if not state["sent"] and hearth.engine.ready:
+        hearth.window.composer.edit.setPlainText("Wait for an hour")
+        hearth.window.composer.send_requested.emit("Wait for an hour")
+        state["sent"] = True
+    widgets = hearth.window.messages.widgets()
+    cards = widgets[-1].tool_cards() if widgets and hasattr(widgets[-1], "tool_cards") else []
+    if cards and cards[0].waiting and not state["allowed"]:
+        cards[0].allow_once.click()
+        state["allowed"] = True
+    if cards and cards[0].step.state == "running":
+        print("RUNNING", flush=True)
+        return
+    QTimer.singleShot(50, step)
+
+QTimer.singleShot(0, step)
+app.exec()
+"""
+
+
+def test_the_window_killed_mid_loop_loses_no_step(tmp_path, server):
+    """kill -9 of the whole app while an approved Python run is under way."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from engine.store import Store
+
+    root = Path(__file__).resolve().parents[2]
+    server.replies = [{"content": "I will wait. ", "tool_calls": [
+        {"name": "python", "arguments": {"code": "import time\ntime.sleep(3600)"}}]}, "never asked"]
+    home = tmp_path / "home"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WINDOW, server.base_url, str(root)], cwd=root,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env=dict(os.environ, HEARTH_HOME=str(home)))
+    try:
+        line = child.stdout.readline()
+        assert line.startswith("RUNNING"), line
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+    with Store(home / "hearth.sqlite3") as store:  # Hearth starting again
+        [chat] = store.list_conversations()
+        question, reply = store.messages(chat.id)
+        assert question.content == "Wait for an hour"
+        assert reply.state == "interrupted" and reply.content == "I will wait. "
+        [step] = store.tool_steps_for([reply.id])[reply.id]
+        assert (step.name, step.approval, step.state) == ("python", "once", "stopped")
+        assert json.loads(step.arguments) == {"code": "import time\ntime.sleep(3600)"}
