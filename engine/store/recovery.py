@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import ROLES, STATES, RecoveryReport, StoreCorruptError, StoreError
+from .records import ROLES, STATES, TOOL_STATES, RecoveryReport, StoreCorruptError, StoreError
 
 if TYPE_CHECKING:
     from .database import Store
@@ -34,7 +34,7 @@ MAX_UNREADABLE_IDS = 100_000  # how far past an unreadable stretch of ids we kee
 UNKNOWN_END_PROBES = 2_000  # how far to probe when the largest id cannot be read either
 PROBE_SECONDS = 10.0  # per table: a badly damaged file must not hold up the app's start for long
 
-CONVERSATION_FIELDS = ("id", "title", "system_prompt", "settings_json", "created_at", "updated_at", "deleted_at")
+CONVERSATION_FIELDS = ("id", "title", "system_prompt", "settings_json", "created_at", "updated_at", "deleted_at", "origin")
 MESSAGE_FIELDS = (
     "id", "conversation_id", "role", "content", "model", "state", "error", "prompt_tokens",
     "completion_tokens", "prompt_ms", "decode_ms", "tokens_per_second", "created_at", "updated_at",
@@ -44,8 +44,13 @@ VERSION_FIELDS = (
     "id", "question_id", "number", "content", "state", "model", "error", "prompt_tokens", "completion_tokens",
     "prompt_ms", "decode_ms", "tokens_per_second", "created_at",
 )  # fmt: skip
+TOOL_STEP_FIELDS = (
+    "id", "message_id", "round", "call_id", "name", "arguments", "preamble", "state", "approval", "result", "ok",
+    "elapsed_s", "created_at", "updated_at",
+)  # fmt: skip
+THINKING_FIELDS = ("message_id", "text", "seconds", "tokens", "updated_at")  # message_id is the rowid
 TABLES = {"conversations": CONVERSATION_FIELDS, "messages": MESSAGE_FIELDS, "attachments": ATTACHMENT_FIELDS,
-          "answer_versions": VERSION_FIELDS}
+          "answer_versions": VERSION_FIELDS, "tool_steps": TOOL_STEP_FIELDS, "message_thinking": THINKING_FIELDS}
 
 
 def open_or_recover(store_class: type["Store"], path: Path) -> tuple["Store", RecoveryReport | None]:
@@ -155,7 +160,8 @@ def salvage(backup: Path, store: "Store") -> tuple[int, int]:
 
 
 def read_tolerantly(db: Path, table: str, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-    """Rows of `table` in id order, stepping over ranges whose pages cannot be read.
+    """Rows of `table` in rowid order (each keyed by its rowid under "id"), stepping over ranges
+    whose pages cannot be read. A field an older schema lacks reads as None.
 
     `db` must be a scratch copy: the connection may replay and checkpoint its WAL.
     """
@@ -167,16 +173,18 @@ def read_tolerantly(db: Path, table: str, fields: tuple[str, ...]) -> Iterator[d
         # Lets SQLite read a file shorter than its header claims (a truncated copy).
         conn.execute("PRAGMA writable_schema = ON")
         conn.execute("PRAGMA cell_size_check = ON")
-        columns = ", ".join(fields)
+        present = _columns(conn, table)
+        fields = tuple(f for f in fields if f in present) if present else fields
+        columns = ", ".join(("rowid", *fields))
         conn.execute(f"SELECT {columns} FROM {table} LIMIT 0")  # schema unreadable or no such table: nothing to do
         highest = _highest_id(conn, table)
         deadline = time.monotonic() + PROBE_SECONDS
         last_id = -(2**63)
         while True:
             try:
-                for values in conn.execute(f"SELECT {columns} FROM {table} WHERE id > ? ORDER BY id", (last_id,)):
+                for values in conn.execute(f"SELECT {columns} FROM {table} WHERE rowid > ? ORDER BY rowid", (last_id,)):
                     last_id = values[0]
-                    yield dict(zip(fields, values))
+                    yield {"id": values[0], **dict(zip(fields, values[1:]))}
                 return
             except sqlite3.DatabaseError:
                 pass
@@ -187,12 +195,12 @@ def read_tolerantly(db: Path, table: str, fields: tuple[str, ...]) -> Iterator[d
                 if time.monotonic() > deadline:
                     return
                 try:
-                    values = conn.execute(f"SELECT {columns} FROM {table} WHERE id = ?", (candidate,)).fetchone()
+                    values = conn.execute(f"SELECT {columns} FROM {table} WHERE rowid = ?", (candidate,)).fetchone()
                 except sqlite3.DatabaseError:
                     continue
                 last_id = candidate
                 if values is not None:
-                    yield dict(zip(fields, values))
+                    yield {"id": values[0], **dict(zip(fields, values[1:]))}
                 break
             else:
                 return
@@ -207,7 +215,7 @@ def _highest_id(conn: sqlite3.Connection, table: str) -> int | None:
     candidates = []
     for sql, params in (
         ("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)),
-        (f"SELECT max(id) FROM {table}", ()),
+        (f"SELECT max(rowid) FROM {table}", ()),
     ):
         try:
             row = conn.execute(sql, params).fetchone()
@@ -216,6 +224,14 @@ def _highest_id(conn: sqlite3.Connection, table: str) -> int | None:
         if row and isinstance(row[0], int):
             candidates.append(row[0])
     return max(candidates) if candidates else None
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The table's columns as its schema says (empty when the schema cannot be read)."""
+    try:
+        return {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+    except sqlite3.DatabaseError:
+        return set()
 
 
 def _page_size(header: bytes) -> int:
@@ -317,7 +333,8 @@ def _guess_table(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     if not isinstance(rowid, int):
         return None
     for table, fields in TABLES.items():
-        if record.get("nfield") != len(fields):
+        older = len(fields) - 1 if table == "conversations" else None  # before conversations had an origin
+        if record.get("nfield") not in (len(fields), older):
             continue
         row = {field: record.get(f"c{index}") for index, field in enumerate(fields)}
         row["id"] = rowid  # INTEGER PRIMARY KEY lives in the rowid; c0 is NULL
@@ -328,6 +345,10 @@ def _guess_table(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         if table == "attachments" and isinstance(row["sha256"], str) and isinstance(row["path"], str):
             return table, row
         if table == "answer_versions" and isinstance(row["number"], int) and row["state"] in STATES:
+            return table, row
+        if table == "tool_steps" and row["state"] in TOOL_STATES and isinstance(row["call_id"], str):
+            return table, row
+        if table == "message_thinking" and isinstance(row["text"], str) and _number(row["updated_at"]) is not None:
             return table, row
     return None
 
@@ -352,10 +373,14 @@ def _import(store: "Store", rows: dict[str, dict[int, dict[str, Any]]]) -> tuple
     questions = {m["id"] for m in messages if m["role"] == "user"}
     versions = _renumber([v for v in (_clean_version(raw, now) for raw in rows["answer_versions"].values())
                           if v is not None and v["question_id"] in questions])
+    steps = [t for t in (_clean_tool_step(raw, now) for raw in rows["tool_steps"].values())
+             if t is not None and t["message_id"] in message_ids]
+    thoughts = [t for t in (_clean_thinking(raw, now) for raw in rows["message_thinking"].values())
+                if t is not None and t["message_id"] in message_ids]
     with store._transaction("recover the chat history") as tx:
         for table, items in (("conversations", conversations.values()), ("messages", messages), ("attachments", attachments),
-                             ("answer_versions", versions)):
-            for item in sorted(items, key=lambda row: row["id"]):
+                             ("answer_versions", versions), ("tool_steps", steps), ("message_thinking", thoughts)):
+            for item in sorted(items, key=lambda row: row.get("id", row.get("message_id"))):
                 names = ", ".join(item)
                 marks = ", ".join("?" * len(item))
                 tx.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})", tuple(item.values()))
@@ -382,6 +407,7 @@ def _clean_conversation(raw: dict[str, Any], now: float) -> dict[str, Any] | Non
         "created_at": created,
         "updated_at": _number(raw.get("updated_at")) or created,
         "deleted_at": _number(raw.get("deleted_at")),
+        "origin": _as_text(raw.get("origin")),
     }
 
 
@@ -416,6 +442,36 @@ def _clean_text_and_figures(raw: dict[str, Any]) -> dict[str, Any]:
         "decode_ms": _number(raw.get("decode_ms")),
         "tokens_per_second": _number(raw.get("tokens_per_second")),
     }
+
+
+def _clean_tool_step(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
+    """A tool call as it was; one cut off mid-way (asked, or running) reads as stopped."""
+    if not isinstance(raw.get("id"), int) or not isinstance(raw.get("message_id"), int):
+        return None
+    name, call_id = _as_text(raw.get("name")), _as_text(raw.get("call_id"))
+    if not name or call_id is None:
+        return None
+    state = raw.get("state") if raw.get("state") in TOOL_STATES else "stopped"
+    result = _as_text(raw.get("result"))
+    if state in ("requested", "running"):
+        state, result = "stopped", result or "Hearth stopped before this call finished."
+    created = _number(raw.get("created_at")) or now
+    return {
+        "id": raw["id"], "message_id": raw["message_id"], "round": _integer(raw.get("round")) or 0,
+        "call_id": call_id, "name": name, "arguments": _as_text(raw.get("arguments")) or "{}",
+        "preamble": _as_text(raw.get("preamble")) or "", "state": state, "approval": _as_text(raw.get("approval")),
+        "result": result, "ok": _integer(raw.get("ok")), "elapsed_s": _number(raw.get("elapsed_s")),
+        "created_at": created, "updated_at": _number(raw.get("updated_at")) or created,
+    }  # fmt: skip
+
+
+def _clean_thinking(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
+    message_id = raw.get("message_id") if isinstance(raw.get("message_id"), int) else raw.get("id")
+    text = _as_text(raw.get("text"))
+    if not isinstance(message_id, int) or text is None:
+        return None
+    return {"message_id": message_id, "text": text, "seconds": _number(raw.get("seconds")),
+            "tokens": _integer(raw.get("tokens")), "updated_at": _number(raw.get("updated_at")) or now}
 
 
 def _clean_attachment(raw: dict[str, Any]) -> dict[str, Any] | None:

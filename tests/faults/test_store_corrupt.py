@@ -242,3 +242,42 @@ def test_answers_kept_by_regenerate_come_back_with_their_question(tmp_path: Path
     assert [store.show_answer_version(answer.id, n).content for n in (1, 2, 3)] == ["An owl.", "A wren.", "A heron."]
     assert store.integrity_check() == "ok"
     store.close()
+
+
+def test_tool_calls_thoughts_and_import_origins_come_back_too(tmp_path: Path, sqlite3_tool: str) -> None:
+    db = tmp_path / "hearth.sqlite3"
+    store = Store(db)
+    chat = store.create_conversation("Sums")
+    store.add_message(chat.id, "user", "What is 2**64?")
+    answer = store.add_message(chat.id, "assistant", "It is 18446744073709551616.")
+    store.save_thinking(answer.id, "Powers of two double each time.", seconds=1.5, tokens=9)
+    done = store.add_tool_step(answer.id, round=0, call_id="c1", name="calculator", arguments='{"expression": "2**64"}',
+                               preamble="Let me compute. ")
+    store.update_tool_step(done.id, state="done", approval="once", result="18446744073709551616", ok=True, elapsed_s=0.01)
+    cut = store.add_tool_step(answer.id, round=1, call_id="c2", name="python", arguments='{"code": "1"}')
+    store.update_tool_step(cut.id, state="running", approval="chat")
+    with store._transaction("mark the origin") as tx:
+        tx.execute("UPDATE conversations SET origin = 'chatgpt:abc' WHERE id = ?", (chat.id,))
+    store.close()
+    filler = Store(db)
+    other = filler.create_conversation("Filler")
+    for i in range(200):
+        filler.add_message(other.id, "user", f"filler {i} " + "words " * 40)
+    filler.close()
+    victim = message_pages(db)[-1]  # the newest filler, far from the sums
+    data = bytearray(db.read_bytes())
+    data[(victim - 1) * PAGE : victim * PAGE] = random.Random(4).randbytes(PAGE)
+    db.write_bytes(bytes(data))
+
+    store, report = Store.open_or_recover(db)
+
+    assert report is not None and store.get_message(answer.id).content == "It is 18446744073709551616."
+    thought = store.thinking_for([answer.id])[answer.id]
+    assert (thought.text, thought.seconds, thought.tokens) == ("Powers of two double each time.", 1.5, 9)
+    first, second = store.tool_steps_for([answer.id])[answer.id]
+    assert (first.name, first.state, first.approval, first.result, first.preamble) == (
+        "calculator", "done", "once", "18446744073709551616", "Let me compute. ")
+    assert (second.name, second.state, second.approval) == ("python", "stopped", "chat")  # cut off: stopped
+    assert store.conversation_origins([chat.id]) == {chat.id: "chatgpt:abc"}  # importing it again still skips it
+    assert store.integrity_check() == "ok"
+    store.close()
