@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli import knowledge
 
     knowledge.add_parser(sub)
+    from app.cli import assistants
+
+    assistants.add_parser(sub)
     from app.cli import speak
 
     speak.add_parser(sub)

@@ -1,6 +1,9 @@
 """`hearth ask "PROMPT"`: one answer through the same pipeline as the window (engine/chat),
 streamed to stdout. With `--continue` or `--conversation ID` (or `--save`) the question and
-answer are kept in the history the window shows; otherwise nothing is kept."""
+answer are kept in the history the window shows; otherwise nothing is kept. `--assistant NAME`
+answers as one of the window's assistants (its instructions, model, sampling, tools, think level
+and knowledge; flags given here win), and `--knowledge NAME` answers from a collection: the
+passages found are put in the prompt to cite, and listed after the answer ("sources" in --json)."""
 from __future__ import annotations
 
 import json
@@ -16,8 +19,11 @@ def add_parser(subparsers) -> None:
     ask.add_argument("--system", default="", help="a system prompt (for a new conversation)")
     ask.add_argument("--image", type=Path, action="append", default=[], help="an image to send (vision models)")
     ask.add_argument("--mmproj", type=Path, help="the vision projector for --model (found beside it by default)")
-    ask.add_argument("--max-tokens", type=int, default=512)
-    ask.add_argument("--temperature", type=float, default=0.7)
+    ask.add_argument("--assistant", metavar="NAME", help="answer as this assistant (hearth assistants list)")
+    ask.add_argument("--knowledge", action="append", default=[], metavar="NAME",
+                     help="answer from this knowledge collection (repeatable; hearth knowledge list)")
+    ask.add_argument("--max-tokens", type=int, help="the longest answer (default: the assistant's, or 512)")
+    ask.add_argument("--temperature", type=float, help="randomness (default: the assistant's, or 0.7)")
     ask.add_argument("--seed", type=int)
     ask.add_argument("--ctx", type=int, default=4096, help="context size in tokens")
     ask.add_argument("--server", help="an OpenAI-compatible base URL to use instead of a local model")
@@ -29,8 +35,9 @@ def add_parser(subparsers) -> None:
     history.add_argument("--conversation", type=int, metavar="ID",
                          help="go on with conversation ID (saved in Hearth's history)")
     ask.add_argument("--save", action="store_true", help="keep this question and answer in Hearth's history")
-    ask.add_argument("--tools", default="", metavar="NAMES",
-                     help="tools the model may call: calculator,python,files,fetch (each call is shown first)")
+    ask.add_argument("--tools", metavar="NAMES",
+                     help="tools the model may call: calculator,python,files,fetch (each call is shown first; "
+                          "default: the assistant's, or none)")
     ask.add_argument("--allow", default="", metavar="NAMES",
                      help="tools that run without asking (fetch always asks); others ask here, "
                           "and are denied when stdin is not a terminal")
@@ -40,8 +47,9 @@ def add_parser(subparsers) -> None:
                      help="an mcp.json of MCP servers whose tools join --tools (named SERVER__TOOL)")
     ask.add_argument("--tool-choice", metavar="NAME", help="make the model call this tool first")
     ask.add_argument("--max-rounds", type=int, default=6, help="tool rounds per answer at most")
-    ask.add_argument("--think", choices=("off", "short", "long", "unlimited"), default="long",
-                     help="how long a reasoning model may think: off, short (512 tokens), long (4096), unlimited")
+    ask.add_argument("--think", choices=("off", "short", "long", "unlimited"),
+                     help="how long a reasoning model may think: off, short (512 tokens), long (4096), unlimited "
+                          "(default: the assistant's, or long)")
     ask.set_defaults(func=run_ask)
 
 
@@ -53,37 +61,48 @@ def _fail(message: str) -> int:
 
 def run_ask(args) -> int:
     from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, PromptPlanner, answer, begin_answer
-    from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
-    from engine.chat.think_budget import ThinkLevel, think_plan
+    from engine.chat.events import AnswerRetracted, SourcesRetrieved, ThinkingDelta, ToolStepChanged
     from engine.chat.titles import title_from
-    from engine.llm.client import ChatError, Sampling
+    from engine.llm.client import ChatError
     from engine.llm.endpoint import EndpointPlan, ModelNotUsable, local_plan, open_endpoint
     from engine.llm.host import EngineError
     from engine.store import StoreError
 
-    if args.max_tokens < 1 or not 0 <= args.temperature <= 2 or args.ctx < 256:
+    if (args.max_tokens is not None and args.max_tokens < 1) or args.ctx < 256 or (
+            args.temperature is not None and not 0 <= args.temperature <= 2):
         return _fail("--max-tokens must be ≥ 1, --temperature between 0 and 2, --ctx ≥ 256")
-    hub = None
+    keeps_history = args.continue_ or args.conversation is not None or args.save
+    hub = home = None
     try:
+        home = _open_home() if keeps_history or args.assistant or args.knowledge else None
+        existing = _existing_conversation(home, args) if keeps_history else None
+        chosen = _chosen_assistant(home, args, existing)
+        if args.tools is None:
+            args.tools = ",".join(chosen.tools) if chosen is not None and chosen.tools is not None else ""
         hub = _mcp_hub(args.mcp) if args.mcp else None
         tools, approver = _tools(args, hub.tools() if hub else [])
-    except ValueError as exc:
-        if hub is not None:
-            hub.close()
+    except (ValueError, StoreError) as exc:
+        for opened in (hub, home):
+            if opened is not None:
+                opened.close()
         return _fail(str(exc))
-    keeps_history = args.continue_ or args.conversation is not None or args.save
     scratch = None if keeps_history else tempfile.TemporaryDirectory(prefix="hearth-ask-")
     endpoint = store = None
     try:
         images = _prepare_images(args.image)
-        store, attachments_dir = _open_store(scratch)
-        conversation_id = _conversation(store, args)
+        store, attachments_dir = (home, _attachments_dir()) if keeps_history else (_scratch_store(), Path(scratch.name))
+        conversation_id = _conversation(store, args, existing, chosen)
+        assistant = _assistant_of(store, conversation_id)
+        sampling, think = _sampling(args, assistant)
+        knowledge = _retriever(home, [*(assistant.knowledge if assistant else ()), *args.knowledge])
         if args.server:
-            plan = EndpointPlan(remote_url=args.server, remote_key=args.api_key)
+            plan = EndpointPlan(remote_url=args.server, remote_key=args.api_key,
+                                remote_model=_remote_model(assistant))
         else:
             from engine.models.starter import starter_llm_path
 
-            model = args.model or starter_llm_path()
+            model = args.model or (Path(assistant.model) if assistant and assistant.model else None) \
+                or starter_llm_path()
             if model is None:
                 raise ModelNotUsable("no model given and the starter model is not installed; pass --model FILE.gguf")
             plan = local_plan(Path(model), n_ctx=args.ctx, mmproj=args.mmproj, seed=args.seed,
@@ -99,13 +118,16 @@ def run_ask(args) -> int:
             store.rename_conversation(conversation_id, title_from(args.prompt))
         endpoint = open_endpoint(plan, log_dir=_log_dir())
         reply = begin_answer(store, conversation_id)
-        sampling = Sampling(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-        text, thought, finished, steps = "", "", None, {}
+        text, thought, finished, steps, sources = "", "", None, {}, ()
         tool_choice = {"type": "function", "function": {"name": args.tool_choice}} if args.tool_choice else None
         for event in answer(store, endpoint, PromptPlanner(store, attachments_dir), reply.id, sampling,
                             tools=tools, approver=approver, tool_choice=tool_choice, max_rounds=args.max_rounds,
-                            think=think_plan(ThinkLevel(args.think))):
-            if isinstance(event, ThinkingDelta):
+                            think=think, knowledge=knowledge):
+            if isinstance(event, SourcesRetrieved):
+                sources = event.sources
+                for note in event.notes:
+                    sys.stderr.write(f"hearth: {note}\n")
+            elif isinstance(event, ThinkingDelta):
                 thought += event.text
             elif isinstance(event, AnswerRetracted):
                 text = text[:len(text) - len(event.text)]  # already printed: a terminal cannot take it back
@@ -140,9 +162,17 @@ def run_ask(args) -> int:
                 result["tool_calls"] = [{"name": s.name, "arguments": s.arguments,
                                          "approved": s.approval not in (None, "denied"), "result": s.result}
                                         for s in steps.values()]
+            if assistant is not None:
+                result["assistant"] = assistant.name
+            if knowledge is not None:
+                result["sources"] = [{"n": s.number, "path": s.path, "location": s.location, "passage": s.passage}
+                                     for s in sources]
             print(json.dumps(result))
         else:
             sys.stdout.write("\n")
+            if sources:
+                sys.stdout.write("\nSources:\n" + "".join(
+                    f"[{s.number}] {s.path}{f' ({s.location})' if s.location else ''}\n" for s in sources))
         return 0
     except (EngineError, ChatError, StoreError, ValueError) as exc:
         return _fail(exc.message if isinstance(exc, EngineError) else str(exc))
@@ -151,8 +181,10 @@ def run_ask(args) -> int:
             hub.close()
         if endpoint is not None:
             endpoint.close()
-        if store is not None:
+        if store is not None and store is not home:
             store.close()
+        if home is not None:
+            home.close()
         if scratch is not None:
             scratch.cleanup()
 
@@ -237,30 +269,103 @@ def _prepare_images(paths: list[Path]) -> list:
         raise ValueError(str(exc)) from None
 
 
-def _open_store(scratch):
-    """Hearth's history (the window's), or a throwaway one when nothing is to be kept."""
+def _open_home():
+    """Hearth's history (the window's): its chats, assistants and knowledge collections."""
+    from app import paths
     from engine.store import Store
 
-    if scratch is None:
-        from app import paths
-
-        # Not open_or_recover, and no marking of cut-off answers: the window may be answering.
-        return Store(paths.database_path(), mark_cut_off=False), paths.attachments_dir()
-    folder = Path(scratch.name)
-    return Store(":memory:"), folder
+    # Not open_or_recover, and no marking of cut-off answers: the window may be answering.
+    return Store(paths.database_path(), mark_cut_off=False)
 
 
-def _conversation(store, args) -> int:
+def _attachments_dir() -> Path:
+    from app import paths
+
+    return paths.attachments_dir()
+
+
+def _scratch_store():
+    """A throwaway history for an answer nothing of which is kept."""
+    from engine.store import Store
+
+    return Store(":memory:")
+
+
+def _existing_conversation(home, args) -> int | None:
+    """The saved chat to go on with (--conversation ID, or the newest for -c), if any."""
     if args.conversation is not None:
-        conversation = store.get_conversation(args.conversation)
-        if conversation is None:
+        if home.get_conversation(args.conversation) is None:
             raise ValueError(f"there is no conversation {args.conversation}")
-        return conversation.id
-    if args.continue_:
-        conversations = store.list_conversations()
-        if conversations:
-            return conversations[0].id
-    return store.create_conversation(system_prompt=args.system).id
+        return args.conversation
+    if args.continue_ and (conversations := home.list_conversations()):
+        return conversations[0].id
+    return None
+
+
+def _chosen_assistant(home, args, existing: int | None):
+    """The assistant named by --assistant, else the one the chat going on answers as. A
+    --knowledge collection that does not exist is refused before any model starts."""
+    from engine.knowledge.index_store import KnowledgeStore
+    from engine.store.assistants import conversation_assistant, require_assistant
+
+    missing = [name for name in args.knowledge if KnowledgeStore(home).collection_id(name) is None]
+    if missing:
+        raise ValueError(f"there is no knowledge collection named {missing[0]!r} (see hearth knowledge list)")
+    if args.assistant:
+        return require_assistant(home, args.assistant)
+    return conversation_assistant(home, existing) if existing is not None else None
+
+
+def _conversation(store, args, existing: int | None, assistant) -> int:
+    """The chat to answer in: the one going on (answering as --assistant from now on, if given),
+    or a new one started with the assistant (copied into the throwaway history when nothing is kept)."""
+    from engine.store.assistants import copy_assistant, set_conversation_assistant, start_conversation
+
+    if existing is not None:
+        if args.assistant:
+            set_conversation_assistant(store, existing, assistant.id)
+        return existing
+    if assistant is None:
+        return store.create_conversation(system_prompt=args.system).id
+    if store.path == ":memory:":
+        assistant = copy_assistant(store, assistant)
+    return start_conversation(store, assistant.id, system_prompt=args.system).id
+
+
+def _assistant_of(store, conversation_id: int):
+    from engine.store.assistants import conversation_assistant
+
+    return conversation_assistant(store, conversation_id)
+
+
+def _sampling(args, assistant):
+    """Flags given here, else the assistant's settings, else ask's defaults."""
+    from engine.chat.answer import SamplingDefaults, sampling_for, think_for
+    from engine.chat.think_budget import ThinkLevel, think_plan
+    from engine.llm.client import Sampling
+
+    defaults = SamplingDefaults(temperature=0.7, top_p=0.95, max_tokens=512, think="long")
+    base = sampling_for(None, defaults, args.seed, assistant)
+    sampling = Sampling(temperature=base.temperature if args.temperature is None else args.temperature,
+                        top_p=base.top_p, max_tokens=args.max_tokens or base.max_tokens, seed=args.seed)
+    think = think_plan(ThinkLevel(args.think)) if args.think else think_for(None, defaults, assistant)
+    return sampling, think
+
+
+def _retriever(home, names: list[str]):
+    """What finds passages for the question in the collections (None: no knowledge)."""
+    if not names or home is None:
+        return None
+    from engine.chat.excerpts import collection_retriever
+    from engine.knowledge.index_store import KnowledgeStore
+
+    return collection_retriever(KnowledgeStore(home), names)
+
+
+def _remote_model(assistant) -> str:
+    """An assistant's model on a remote server is its model name there (a GGUF path is not)."""
+    model = assistant.model if assistant is not None else ""
+    return "" if not model or model.lower().endswith(".gguf") or Path(model).is_absolute() else model
 
 
 def _log_dir() -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 
@@ -19,13 +19,15 @@ from engine.chat.events import AnswerDelta, AnswerEvent, AnswerFailed, AnswerFin
 from engine.chat.prompt import PromptPlanner, assistant_calls, tool_turn
 from engine.chat.think_budget import (NO_THOUGHT, THINK_KEY, ThinkLevel, ThinkPlan, ThoughtMeter, closed_thought,
                                       think_plan)
-from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
+from engine.chat.events import AnswerRetracted, SourcesRetrieved, ThinkingDelta, ToolStepChanged
+from engine.chat.excerpts import Retriever, excerpts_block
 from engine.llm.client import (ChatError, ReasoningDelta, Sampling, StreamFinished, TextDelta, ToolCall,
                                ToolCallsRequested)
 from engine.llm.thinking import Split, ThinkSplitter
 from engine.llm.endpoint import Endpoint
 from engine.store import Store, StoreError
-from engine.store.records import Conversation, Message, ToolStep
+from engine.store.answer_sources import save_sources
+from engine.store.records import Assistant, Conversation, Message, ToolStep
 from engine.tools.approval import ALWAYS_ASK, Approval, Approver, ToolRequest, deny_all
 from engine.tools.registry import ToolRegistry
 
@@ -33,6 +35,7 @@ SAVE_EVERY_S = 0.5
 STOPPED_EARLY = "Stopped before the answer began."
 MAX_TOOL_ROUNDS = 6
 CHAT_ALLOWED_KEY = "tools/allowed"   # in a conversation's settings: tools allowed for the whole chat
+TOOLS_KEY = "tools/enabled"          # in a conversation's settings: the chat's own choice of tools
 DENIED = "Denied by the user: this call did not run."
 STOPPED_TOOL = "Stopped by the user before this call finished."
 log = logging.getLogger("hearth.answer")
@@ -46,10 +49,13 @@ class SamplingDefaults:
     think: str = "long"   # a ThinkLevel's value
 
 
-def think_for(conversation: Conversation | None, defaults: SamplingDefaults) -> ThinkPlan:
-    """A chat's own think budget where it set one, the default elsewhere."""
+def think_for(conversation: Conversation | None, defaults: SamplingDefaults,
+              assistant: Assistant | None = None) -> ThinkPlan:
+    """A chat's own think budget where it set one, else its assistant's, else the default."""
     overrides = conversation.settings if conversation else {}
     default = ThinkLevel.parse(defaults.think, ThinkLevel.LONG)
+    if assistant is not None and assistant.think:
+        default = ThinkLevel.parse(assistant.think, default)
     return think_plan(ThinkLevel.parse(overrides.get(THINK_KEY, default.value), default))
 
 
@@ -58,12 +64,30 @@ def tokens_to_keep(max_tokens: int, think: ThinkPlan | None, endpoint: Endpoint)
     return max_tokens + (think.room(endpoint.plan.n_ctx) if think and endpoint.plan.thinks_in_tags else 0)
 
 
-def sampling_for(conversation: Conversation | None, defaults: SamplingDefaults, seed: int | None = None) -> Sampling:
-    """A chat's own sampling settings where it has them, the defaults elsewhere."""
+def sampling_for(conversation: Conversation | None, defaults: SamplingDefaults, seed: int | None = None,
+                 assistant: Assistant | None = None) -> Sampling:
+    """A chat's own sampling settings where it has them, else its assistant's, else the defaults."""
     overrides = conversation.settings if conversation else {}
-    return Sampling(temperature=float(overrides.get("chat/temperature", defaults.temperature)),
-                    top_p=float(overrides.get("chat/top_p", defaults.top_p)),
-                    max_tokens=int(overrides.get("chat/max_tokens", defaults.max_tokens)), seed=seed)
+    own = assistant or Assistant(0, "")
+
+    def pick(key: str, mine: float | int | None, default: float | int) -> float | int:
+        return overrides.get(key, mine if mine is not None else default)
+
+    return Sampling(temperature=float(pick("chat/temperature", own.temperature, defaults.temperature)),
+                    top_p=float(pick("chat/top_p", own.top_p, defaults.top_p)),
+                    max_tokens=int(pick("chat/max_tokens", own.max_tokens, defaults.max_tokens)), seed=seed)
+
+
+def tool_names_for(conversation: Conversation | None, assistant: Assistant | None,
+                   default: Sequence[str]) -> tuple[str, ...]:
+    """The tools a chat's answers may offer: the chat's own choice, else its assistant's (which
+    may be none at all), else the default."""
+    chosen = conversation.settings.get(TOOLS_KEY) if conversation else None
+    if chosen:
+        return tuple(name.strip() for name in str(chosen).split(",") if name.strip())
+    if assistant is not None and assistant.tools is not None:
+        return assistant.tools
+    return tuple(default)
 
 
 def begin_answer(store: Store, conversation_id: int) -> Message:
@@ -74,7 +98,7 @@ def begin_answer(store: Store, conversation_id: int) -> Message:
 def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: int, sampling: Sampling,
            cancel: Cancel | None = None, *, tools: ToolRegistry | None = None, approver: Approver = deny_all,
            tool_choice: str | dict | None = None, max_rounds: int = MAX_TOOL_ROUNDS,
-           think: ThinkPlan | None = None) -> Iterator[AnswerEvent]:
+           think: ThinkPlan | None = None, knowledge: Retriever | None = None) -> Iterator[AnswerEvent]:
     """Fill the answer row `answer_id` (from `begin_answer`) from the endpoint.
 
     With `tools`, the model may ask for calls: each is saved, shown to `approver` (which may
@@ -82,6 +106,9 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
     most `max_rounds` rounds; the last round is asked to answer without tools. `tool_choice`
     (e.g. a named tool) applies to the first round only. `think` bounds a reasoning model's
     thought (engine/chat/think_budget.py); without it the model thinks as long as it likes.
+    With `knowledge` (engine/chat/excerpts.py's collection_retriever), the question first
+    retrieves passages of the user's documents: saved with the answer, reported as
+    SourcesRetrieved, and put before the question, numbered, as data to cite.
     """
     cancel = cancel or Cancel()
     meter = ThoughtMeter(think.budget if think else None,
@@ -96,11 +123,17 @@ def answer(store: Store, endpoint: Endpoint, planner: PromptPlanner, answer_id: 
             yield saver.fail(STOPPED_EARLY, "interrupted")
             return
         offered = tools.openai_tools() if tools else []
+        keep = tokens_to_keep(sampling.max_tokens, think, endpoint)
+        excerpts = ""
+        if knowledge is not None:
+            found = planner.retrieve(endpoint, row.conversation_id, answer_id, keep, knowledge)
+            save_sources(store, answer_id, found.sources)
+            yield SourcesRetrieved(answer_id, found.sources, found.notes)
+            excerpts = excerpts_block(found.sources)
         rounds: list[dict] = []  # this answer's earlier rounds (calls and results), newest last
         stats: StreamFinished | None = None
         for number in range(max_rounds + 1):
-            prompt = planner.plan(endpoint, row.conversation_id, answer_id,
-                                  tokens_to_keep(sampling.max_tokens, think, endpoint), extra=rounds)
+            prompt = planner.plan(endpoint, row.conversation_id, answer_id, keep, extra=rounds, excerpts=excerpts)
             plan = prompt.plan
             if number == 0:
                 first_kept = next((m["_id"] for m in plan.messages if "_id" in m), None)

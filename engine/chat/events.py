@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.llm.client import StreamFinished
-from engine.store.records import ToolStep
+from engine.store.records import AnswerSource, ToolStep
 
 
 @dataclass(frozen=True)
@@ -64,5 +64,14 @@ class AnswerRetracted:
     text: str
 
 
-AnswerEvent = (AnswerPlanned | AnswerDelta | ThinkingDelta | AnswerRetracted | ToolStepChanged | AnswerFinished
-               | AnswerFailed)
+@dataclass(frozen=True)
+class SourcesRetrieved:
+    """Passages of the user's documents were found for the question and saved with the answer
+    (before the prompt is planned): the model sees them numbered, to cite as [1], [2]…"""
+    message_id: int
+    sources: tuple[AnswerSource, ...]
+    notes: tuple[str, ...] = ()   # collections that could not be searched, and why: fit to show the user
+
+
+AnswerEvent = (AnswerPlanned | AnswerDelta | ThinkingDelta | AnswerRetracted | ToolStepChanged | SourcesRetrieved
+               | AnswerFinished | AnswerFailed)

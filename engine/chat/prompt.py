@@ -1,7 +1,8 @@
-"""Plans the prompt for one answer: the system prompt, the history that fits the model's
-window (engine/llm/context.py's policy), images for a model that sees, and the room left for
-the answer. Tokens are counted by the engine's own tokenizer where it has one, in one request
-for every text not yet known, and remembered between answers."""
+"""Plans the prompt for one answer: the system prompt (a chat's assistant's instructions first),
+excerpts of the user's documents before the question, the history that fits the model's window
+(engine/llm/context.py's policy), images for a model that sees, and the room left for the
+answer. Tokens are counted by the engine's own tokenizer where it has one, in one request for
+every text not yet known, and remembered between answers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,13 +11,17 @@ from itertools import groupby
 from pathlib import Path
 
 from engine.chat.context_meter import draft_message, draft_tokens, image_tokens
+from engine.chat.excerpts import (EXCERPT_SHARE, MIN_EXCERPT_TOKENS, Retrieval, Retriever, fit_excerpts,
+                                  with_excerpts)
 from engine.chat.records import ContextReading
 from engine.llm.context import PER_MESSAGE_OVERHEAD, PromptPlan, estimate_tokens, message_texts, plan_prompt
 from engine.llm.endpoint import Endpoint
 from engine.store import Store
-from engine.store.records import ToolStep
+from engine.store.assistants import conversation_assistant
+from engine.store.records import Assistant, Conversation, ToolStep
 from engine.vision.data_uri import data_uri
 
+CHARS_PER_TOKEN = 4      # a first guess for the excerpts' budget; the model's own count decides
 TOKEN_CACHE_SIZE = 5000  # texts whose token counts are kept between answers
 MIN_ANSWER_TOKENS = 64
 
@@ -32,6 +37,26 @@ class PlannedPrompt:
 def answer_room(requested: int, n_ctx: int) -> int:
     """At most half the window goes to the answer, so a long answer cannot squeeze out the chat."""
     return min(requested, max(MIN_ANSWER_TOKENS, n_ctx // 2))
+
+
+def system_prompt_for(conversation: Conversation | None, assistant: Assistant | None) -> str:
+    """The assistant's instructions, then the chat's own system prompt (either may be empty)."""
+    parts = [assistant.instructions.strip() if assistant else "", conversation.system_prompt if conversation else ""]
+    return "\n\n".join(part for part in parts if part.strip())
+
+
+def _with_excerpts(history: list[dict], block: str) -> None:
+    """The excerpts go before the newest question (only in this prompt: the chat keeps the words
+    the user wrote, and the next question gets excerpts of its own)."""
+    question = next((m for m in reversed(history) if m.get("role") == "user"), None)
+    if not block or question is None:
+        return
+    content = question["content"]
+    if isinstance(content, str):
+        question["content"] = with_excerpts(content, block)
+    else:
+        question["content"] = [dict(part, text=with_excerpts(part.get("text", ""), block))
+                               if part.get("type") == "text" else part for part in content]
 
 
 def sendable(messages: Sequence[dict]) -> list[dict]:
@@ -81,14 +106,15 @@ class PromptPlanner:
         self._prompt_start: dict[int, int] = {}
 
     def plan(self, endpoint: Endpoint, conversation_id: int, answer_id: int, max_tokens: int,
-             extra: Sequence[dict] = ()) -> PlannedPrompt:
+             extra: Sequence[dict] = (), excerpts: str = "") -> PlannedPrompt:
         """The prompt for the answer `answer_id` (left out of its own history); `extra` are the
-        answer's own earlier rounds (its tool calls and their results), newest last."""
-        conversation = self._store.get_conversation(conversation_id)
-        system_prompt = conversation.system_prompt if conversation else ""
+        answer's own earlier rounds (its tool calls and their results), newest last; `excerpts`
+        (engine/chat/excerpts.py's block) goes before the question."""
+        system_prompt = self.system_prompt(conversation_id)
         n_ctx = endpoint.plan.n_ctx
         max_tokens = answer_room(max_tokens, n_ctx)
         history = self.history(conversation_id, exclude=answer_id, with_images=endpoint.plan.sees_images)
+        _with_excerpts(history, excerpts)
         history += [dict(m) for m in extra]
         count = self._counter(endpoint, system_prompt, history, n_ctx)
         plan = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=count,
@@ -101,8 +127,7 @@ class PromptPlanner:
                 max_tokens: int) -> ContextReading:
         """The context meter: what the next request would hold with `draft` (and `images` attached)
         sent now. Safe beside a streaming answer: it reads the planner's memory, never moves it."""
-        conversation = self._store.get_conversation(conversation_id)
-        system_prompt = conversation.system_prompt if conversation else ""
+        system_prompt = self.system_prompt(conversation_id)
         n_ctx = endpoint.plan.n_ctx
         max_tokens = answer_room(max_tokens, n_ctx)
         history = self.history(conversation_id, with_images=endpoint.plan.sees_images)
@@ -131,6 +156,31 @@ class PromptPlanner:
                               images=pictures, draft=drafted, answer_room=max_tokens,
                               left_out_now=now.dropped if now else 0, left_out_next=after.dropped,
                               exact=endpoint.counts_exactly)
+
+    def system_prompt(self, conversation_id: int) -> str:
+        """What the chat's prompts begin with: its assistant's instructions and its own system prompt."""
+        return system_prompt_for(self._store.get_conversation(conversation_id),
+                                 conversation_assistant(self._store, conversation_id))
+
+    def retrieve(self, endpoint: Endpoint, conversation_id: int, answer_id: int, max_tokens: int,
+                 retriever: Retriever) -> Retrieval:
+        """Excerpts of the user's documents for the question `answer_id` replies to, as many as
+        the window leaves room for beside the system prompt, the question and the answer (at most
+        EXCERPT_SHARE of it: the rest keeps recent turns in view), counted by the model's tokenizer."""
+        system_prompt = self.system_prompt(conversation_id)
+        n_ctx = endpoint.plan.n_ctx
+        history = self.history(conversation_id, exclude=answer_id, with_images=False)
+        question = next((m["content"] for m in reversed(history) if m.get("role") == "user"), "")
+        count = self._counter(endpoint, system_prompt, [{"role": "user", "content": question}], n_ctx)
+        used = answer_room(max_tokens, n_ctx) + count(question) + 2 * PER_MESSAGE_OVERHEAD
+        used += count(system_prompt) + PER_MESSAGE_OVERHEAD if system_prompt.strip() else 0
+        room = min(int(n_ctx * EXCERPT_SHARE), n_ctx - used)
+        if not question.strip() or room < MIN_EXCERPT_TOKENS:
+            note = () if not question.strip() else (
+                "The question leaves no room in this model's context window for excerpts of your documents.",)
+            return Retrieval((), note)
+        found = retriever(question, room * CHARS_PER_TOKEN)
+        return Retrieval(fit_excerpts(found.sources, room, count), found.notes)
 
     def history(self, conversation_id: int, *, exclude: int | None = None, with_images: bool = True) -> list[dict]:
         """The conversation as chat messages, oldest first; failed answers with no words left out."""

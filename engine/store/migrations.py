@@ -347,3 +347,50 @@ def m008_knowledge_collections(conn: sqlite3.Connection) -> None:
             "CREATE INDEX knowledge_vectors_by_collection ON knowledge_vectors(collection_id)",
         ],
     )
+
+
+@migration
+def m009_assistants_and_answer_sources(conn: sqlite3.Connection) -> None:
+    """Assistants (instructions, model, sampling, tools, think level, knowledge collections; a
+    deleted one is kept until purged so Undo can bring it back, and its name is free meanwhile),
+    the assistant a chat was started with (a purged one leaves the chat plain), and the passages
+    each answer was given to cite, numbered as the prompt numbered them."""
+    _run(
+        conn,
+        [
+            """
+            CREATE TABLE assistants (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL,
+                instructions TEXT NOT NULL DEFAULT '',
+                model TEXT NOT NULL DEFAULT '',
+                temperature REAL,
+                top_p REAL,
+                max_tokens INTEGER,
+                tools_json TEXT,
+                think TEXT NOT NULL DEFAULT '',
+                knowledge_json TEXT NOT NULL DEFAULT '[]',
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                deleted_at REAL
+            )
+            """,
+            "CREATE UNIQUE INDEX assistants_by_name ON assistants(name COLLATE NOCASE) WHERE deleted_at IS NULL",
+            "ALTER TABLE conversations ADD COLUMN assistant_id INTEGER REFERENCES assistants(id) ON DELETE SET NULL",
+            "CREATE INDEX conversations_by_assistant ON conversations(assistant_id) WHERE assistant_id IS NOT NULL",
+            """
+            CREATE TABLE answer_sources (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                number INTEGER NOT NULL,
+                collection TEXT NOT NULL DEFAULT '',
+                path TEXT NOT NULL,
+                location TEXT NOT NULL DEFAULT '',
+                start INTEGER NOT NULL,
+                end INTEGER NOT NULL,
+                passage TEXT NOT NULL,
+                UNIQUE (message_id, number)
+            )
+            """,
+        ],
+    )

@@ -146,3 +146,39 @@ class RecoveryReport:
     recovered_conversations: int
     recovered_messages: int
     message: str  # fit to show the user as is
+
+
+class AssistantFileError(StoreError):
+    """An assistant file Hearth cannot read or write; str(error) is one line, fit to show the user.
+    Raised before anything is saved: an import saves the whole assistant or nothing."""
+
+
+@dataclass(frozen=True)
+class Assistant:
+    """A model made into a helper for one kind of work: standing instructions, its own model and
+    sampling, the tools it may use and the knowledge collections it answers from. Empty or None
+    fields fall back to the user's defaults, so an assistant only says what it changes."""
+    id: int
+    name: str
+    instructions: str = ""
+    model: str = ""                        # a GGUF path (or a server's model name); "" = the default
+    temperature: float | None = None       # None = the default
+    top_p: float | None = None
+    max_tokens: int | None = None
+    tools: tuple[str, ...] | None = None   # tool names it may use; None = the default tools, () = none
+    think: str = ""                        # a think level ('off', 'short', 'long', 'unlimited'); "" = the default
+    knowledge: tuple[str, ...] = ()        # knowledge collection names it answers from
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AnswerSource:
+    """A passage an answer was given to cite as [number]: where it is in which file, and its text."""
+    number: int
+    path: str
+    location: str          # 'page 3', 'Install > Linux', 'whole file', or ''
+    start: int             # character span in the file's extracted text
+    end: int
+    passage: str
+    collection: str = ""

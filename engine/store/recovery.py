@@ -34,7 +34,8 @@ MAX_UNREADABLE_IDS = 100_000  # how far past an unreadable stretch of ids we kee
 UNKNOWN_END_PROBES = 2_000  # how far to probe when the largest id cannot be read either
 PROBE_SECONDS = 10.0  # per table: a badly damaged file must not hold up the app's start for long
 
-CONVERSATION_FIELDS = ("id", "title", "system_prompt", "settings_json", "created_at", "updated_at", "deleted_at", "origin")
+CONVERSATION_FIELDS = ("id", "title", "system_prompt", "settings_json", "created_at", "updated_at", "deleted_at", "origin",
+                       "assistant_id")
 MESSAGE_FIELDS = (
     "id", "conversation_id", "role", "content", "model", "state", "error", "prompt_tokens",
     "completion_tokens", "prompt_ms", "decode_ms", "tokens_per_second", "created_at", "updated_at",
@@ -49,8 +50,14 @@ TOOL_STEP_FIELDS = (
     "elapsed_s", "created_at", "updated_at",
 )  # fmt: skip
 THINKING_FIELDS = ("message_id", "text", "seconds", "tokens", "updated_at")  # message_id is the rowid
+ASSISTANT_FIELDS = (
+    "id", "name", "instructions", "model", "temperature", "top_p", "max_tokens", "tools_json", "think",
+    "knowledge_json", "created_at", "updated_at", "deleted_at",
+)  # fmt: skip
+SOURCE_FIELDS = ("id", "message_id", "number", "collection", "path", "location", "start", "end", "passage")
 TABLES = {"conversations": CONVERSATION_FIELDS, "messages": MESSAGE_FIELDS, "attachments": ATTACHMENT_FIELDS,
-          "answer_versions": VERSION_FIELDS, "tool_steps": TOOL_STEP_FIELDS, "message_thinking": THINKING_FIELDS}
+          "answer_versions": VERSION_FIELDS, "tool_steps": TOOL_STEP_FIELDS, "message_thinking": THINKING_FIELDS,
+          "assistants": ASSISTANT_FIELDS, "answer_sources": SOURCE_FIELDS}
 
 
 def open_or_recover(store_class: type["Store"], path: Path) -> tuple["Store", RecoveryReport | None]:
@@ -333,8 +340,8 @@ def _guess_table(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     if not isinstance(rowid, int):
         return None
     for table, fields in TABLES.items():
-        older = len(fields) - 1 if table == "conversations" else None  # before conversations had an origin
-        if record.get("nfield") not in (len(fields), older):
+        older = {len(fields) - 2, len(fields) - 1} if table == "conversations" else set()  # before origin, assistant
+        if record.get("nfield") not in {len(fields), *older}:
             continue
         row = {field: record.get(f"c{index}") for index, field in enumerate(fields)}
         row["id"] = rowid  # INTEGER PRIMARY KEY lives in the rowid; c0 is NULL
@@ -356,7 +363,10 @@ def _guess_table(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 def _import(store: "Store", rows: dict[str, dict[int, dict[str, Any]]]) -> tuple[int, int]:
     now = time.time()
     messages = [m for m in (_clean_message(raw, now) for raw in rows["messages"].values()) if m is not None]
-    conversations = {c["id"]: c for c in (_clean_conversation(raw, now) for raw in rows["conversations"].values()) if c}
+    assistants = [a for a in (_clean_assistant(raw, now) for raw in rows["assistants"].values()) if a is not None]
+    assistant_ids = {a["id"] for a in assistants}
+    conversations = {c["id"]: c for c in (_clean_conversation(raw, now, assistant_ids)
+                                          for raw in rows["conversations"].values()) if c}
     for message in messages:  # a message whose conversation row was lost gets a placeholder one
         owner = conversations.get(message["conversation_id"])
         if owner is None:
@@ -377,9 +387,12 @@ def _import(store: "Store", rows: dict[str, dict[int, dict[str, Any]]]) -> tuple
              if t is not None and t["message_id"] in message_ids]
     thoughts = [t for t in (_clean_thinking(raw, now) for raw in rows["message_thinking"].values())
                 if t is not None and t["message_id"] in message_ids]
+    sources = [t for t in (_clean_source(raw) for raw in rows["answer_sources"].values())
+               if t is not None and t["message_id"] in message_ids]
     with store._transaction("recover the chat history") as tx:
-        for table, items in (("conversations", conversations.values()), ("messages", messages), ("attachments", attachments),
-                             ("answer_versions", versions), ("tool_steps", steps), ("message_thinking", thoughts)):
+        for table, items in (("assistants", assistants), ("conversations", conversations.values()), ("messages", messages),
+                             ("attachments", attachments), ("answer_versions", versions), ("tool_steps", steps),
+                             ("message_thinking", thoughts), ("answer_sources", sources)):
             for item in sorted(items, key=lambda row: row.get("id", row.get("message_id"))):
                 names = ", ".join(item)
                 marks = ", ".join("?" * len(item))
@@ -389,7 +402,7 @@ def _import(store: "Store", rows: dict[str, dict[int, dict[str, Any]]]) -> tuple
     return len(visible), sum(1 for m in messages if m["conversation_id"] in visible_ids)
 
 
-def _clean_conversation(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
+def _clean_conversation(raw: dict[str, Any], now: float, assistant_ids: set[int]) -> dict[str, Any] | None:
     if not isinstance(raw.get("id"), int):
         return None
     created = _number(raw.get("created_at")) or now
@@ -408,6 +421,7 @@ def _clean_conversation(raw: dict[str, Any], now: float) -> dict[str, Any] | Non
         "updated_at": _number(raw.get("updated_at")) or created,
         "deleted_at": _number(raw.get("deleted_at")),
         "origin": _as_text(raw.get("origin")),
+        "assistant_id": raw.get("assistant_id") if raw.get("assistant_id") in assistant_ids else None,
     }
 
 
@@ -463,6 +477,42 @@ def _clean_tool_step(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
         "result": result, "ok": _integer(raw.get("ok")), "elapsed_s": _number(raw.get("elapsed_s")),
         "created_at": created, "updated_at": _number(raw.get("updated_at")) or created,
     }  # fmt: skip
+
+
+def _clean_assistant(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
+    name = _as_text(raw.get("name"))
+    if not isinstance(raw.get("id"), int) or not name:
+        return None
+    knowledge = _as_text(raw.get("knowledge_json")) or "[]"
+    tools = _as_text(raw.get("tools_json"))
+    for text in (knowledge, tools):
+        try:
+            if text is not None and not isinstance(json.loads(text), list):
+                return None
+        except ValueError:
+            return None
+    created = _number(raw.get("created_at")) or now
+    return {
+        "id": raw["id"], "name": name, "instructions": _as_text(raw.get("instructions")) or "",
+        "model": _as_text(raw.get("model")) or "", "temperature": _number(raw.get("temperature")),
+        "top_p": _number(raw.get("top_p")), "max_tokens": _integer(raw.get("max_tokens")), "tools_json": tools,
+        "think": _as_text(raw.get("think")) or "", "knowledge_json": knowledge, "created_at": created,
+        "updated_at": _number(raw.get("updated_at")) or created, "deleted_at": _number(raw.get("deleted_at")),
+    }  # fmt: skip
+
+
+def _clean_source(raw: dict[str, Any]) -> dict[str, Any] | None:
+    row = {
+        "id": raw.get("id"), "message_id": raw.get("message_id"), "number": _integer(raw.get("number")),
+        "collection": _as_text(raw.get("collection")) or "", "path": _as_text(raw.get("path")),
+        "location": _as_text(raw.get("location")) or "", "start": _integer(raw.get("start")),
+        "end": _integer(raw.get("end")), "passage": _as_text(raw.get("passage")),
+    }  # fmt: skip
+    if any(row[k] is None for k in ("number", "path", "start", "end", "passage")):
+        return None
+    if not isinstance(row["id"], int) or not isinstance(row["message_id"], int):
+        return None
+    return row
 
 
 def _clean_thinking(raw: dict[str, Any], now: float) -> dict[str, Any] | None:

@@ -10,6 +10,9 @@ import pytest
 
 from engine.store import RecoveryReport, Store, StoreCorruptError
 from engine.store import recovery
+from engine.store.answer_sources import save_sources, sources_for
+from engine.store.assistants import conversation_assistant, create_assistant, start_conversation
+from engine.store.records import AnswerSource
 
 PAGE = 4096
 
@@ -244,10 +247,11 @@ def test_answers_kept_by_regenerate_come_back_with_their_question(tmp_path: Path
     store.close()
 
 
-def test_tool_calls_thoughts_and_import_origins_come_back_too(tmp_path: Path, sqlite3_tool: str) -> None:
+def test_tool_calls_thoughts_sources_assistants_and_origins_come_back_too(tmp_path: Path, sqlite3_tool: str) -> None:
     db = tmp_path / "hearth.sqlite3"
     store = Store(db)
-    chat = store.create_conversation("Sums")
+    helper = create_assistant(store, "Mathematician", instructions="Show your working.", knowledge=["tables"])
+    chat = start_conversation(store, helper.id, title="Sums")
     store.add_message(chat.id, "user", "What is 2**64?")
     answer = store.add_message(chat.id, "assistant", "It is 18446744073709551616.")
     store.save_thinking(answer.id, "Powers of two double each time.", seconds=1.5, tokens=9)
@@ -256,6 +260,8 @@ def test_tool_calls_thoughts_and_import_origins_come_back_too(tmp_path: Path, sq
     store.update_tool_step(done.id, state="done", approval="once", result="18446744073709551616", ok=True, elapsed_s=0.01)
     cut = store.add_tool_step(answer.id, round=1, call_id="c2", name="python", arguments='{"code": "1"}')
     store.update_tool_step(cut.id, state="running", approval="chat")
+    save_sources(store, answer.id, [AnswerSource(1, "/docs/powers.md", "Powers of two", 10, 40, "2**64 is 18446744073709551616",
+                                                 "tables")])
     with store._transaction("mark the origin") as tx:
         tx.execute("UPDATE conversations SET origin = 'chatgpt:abc' WHERE id = ?", (chat.id,))
     store.close()
@@ -279,5 +285,10 @@ def test_tool_calls_thoughts_and_import_origins_come_back_too(tmp_path: Path, sq
         "calculator", "done", "once", "18446744073709551616", "Let me compute. ")
     assert (second.name, second.state, second.approval) == ("python", "stopped", "chat")  # cut off: stopped
     assert store.conversation_origins([chat.id]) == {chat.id: "chatgpt:abc"}  # importing it again still skips it
+    mathematician = conversation_assistant(store, chat.id)
+    assert (mathematician.name, mathematician.instructions, mathematician.knowledge) == (
+        "Mathematician", "Show your working.", ("tables",))
+    [source] = sources_for(store, [answer.id])[answer.id]
+    assert (source.number, source.path, source.passage) == (1, "/docs/powers.md", "2**64 is 18446744073709551616")
     assert store.integrity_check() == "ok"
     store.close()
