@@ -76,6 +76,17 @@ done
 echo "smoke: $heard of $total key words heard (said: $SENTENCE)"
 (( heard * 6 >= total * 5 )) || fail "the transcript misses too many words: $TRANSCRIPT"  # tiny.en may slip once
 
+step "hearth speak --out (the bundled espeak-ng library in the app's own speech worker), heard back"
+run_app HEARTH_ESPEAK=library "$APP" speak "$SENTENCE" --out "$WORK/spoken.wav" 2>"$WORK/speak.err" \
+  || { cat "$WORK/speak.err" >&2; fail "hearth speak --out failed"; }
+run_app "$APP" transcribe "$WORK/spoken.wav" >"$WORK/spoken.txt" 2>"$WORK/spoken.err" \
+  || { cat "$WORK/spoken.err" >&2; fail "hearth transcribe of hearth's own speech failed"; }
+SPOKEN=$(tr -d '\r' <"$WORK/spoken.txt")
+echo "smoke: hearth said and heard back: $SPOKEN"
+heard=0
+for word in $KEY_WORDS; do grep -qiw "$word" <<<"$SPOKEN" && heard=$((heard + 1)); done
+(( heard * 6 >= total * 5 )) || fail "hearth's own speech was not understood: $SPOKEN"
+
 step "the window (offscreen): starts, stays up, quits cleanly on SIGTERM"
 "${USER_ENV[@]}" "$APP" >"$WORK/gui.out" 2>&1 &
 GUI_PID=$!

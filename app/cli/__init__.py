@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 
         host_main()
         return 0
+    if argv[:1] == ["--espeak-worker"]:  # the frozen app re-invoked as its speech worker (GPL library, own process)
+        from engine.speech.espeak_worker import main as worker_main
+
+        return worker_main()
     if not argv or argv[0].startswith("-qt") or argv[0] in ("--gui",):
         from app.gui.start import run_gui
 

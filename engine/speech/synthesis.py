@@ -252,10 +252,10 @@ class _LibraryWorker:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         self._stop()
-        if getattr(sys, "frozen", False):  # sys.executable is the app itself, not a Python to run the worker
-            raise NoSpeechEngine("This build of Hearth cannot run the bundled voice: install espeak-ng.")
+        # The desktop build's sys.executable is Hearth itself, re-entered as the worker (app/cli).
+        command = [sys.executable, "--espeak-worker"] if getattr(sys, "frozen", False) else [sys.executable, str(WORKER)]
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE,
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self._stderr)
         try:
             kind, payload = self._frame(self._proc)
