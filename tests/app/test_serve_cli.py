@@ -15,20 +15,26 @@ import numpy as np
 import openai
 import pytest
 
+from tests.support.tiny_vision import tiny_vision_model  # noqa: F401 - fixture
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A `hearth serve --port 0` process, its base URL and key (read from its first line)."""
-    home = tmp_path_factory.mktemp("serve-home")
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", "0", "--ctx", "1024"], cwd=ROOT,
+def start_serving(home: Path, *args: str) -> tuple[subprocess.Popen, str, str]:
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", "0", "--ctx", "1024", *args], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=dict(os.environ, HEARTH_HOME=str(home)))
     first = process.stdout.readline()
     assert first.startswith("Serving "), process.stderr.read() if process.poll() is not None else first
     _, url, word, key = first.split()
     assert word == "key" and url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+    return process, url, key
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A `hearth serve --port 0` process, its base URL and key (read from its first line)."""
+    process, url, key = start_serving(tmp_path_factory.mktemp("serve-home"))
     yield process, url, key
     if process.poll() is None:
         process.kill()
@@ -101,6 +107,33 @@ def test_a_request_for_another_model_or_a_web_image_is_refused(served):
     with pytest.raises(openai.BadRequestError, match="data:image"):
         client.chat.completions.create(model="SmolLM2-135M-Instruct.Q4_1", messages=[{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "http://example.com/cat.png"}}]}])
+
+
+def test_an_app_sends_images_to_a_vision_model(tmp_path, tiny_vision_model):
+    import base64
+    import io
+
+    from PIL import Image
+
+    process, url, key = start_serving(tmp_path, "--model", str(tiny_vision_model.model_path))
+    try:
+        client = openai.OpenAI(base_url=url, api_key=key)
+
+        def describe(colour: tuple[int, int, int]) -> str:
+            buffer = io.BytesIO()
+            Image.new("RGB", (32, 32), colour).save(buffer, "PNG")
+            uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+            reply = client.chat.completions.create(model=tiny_vision_model.model_path.stem, max_tokens=6, temperature=0,
+                                                   messages=[{"role": "user", "content": [
+                                                       {"type": "text", "text": "What is this?"},
+                                                       {"type": "image_url", "image_url": {"url": uri}}]}])
+            return reply.choices[0].message.content
+
+        answers = {describe(colour) for colour in ((250, 0, 0), (0, 0, 250), (250, 250, 250))}
+        assert len(answers) > 1, "the image never reached the model: every picture got the same words"
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def test_other_computers_cannot_connect_by_default(served):
