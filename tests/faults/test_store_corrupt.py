@@ -51,6 +51,19 @@ def message_pages(path: Path) -> list[int]:
         conn.close()
 
 
+def spoil_newest_filler(db: Path, seed: int) -> None:
+    """A later chat of 200 messages, then garbage over its newest page: damage far from what a test checks."""
+    store = Store(db)
+    other = store.create_conversation("Filler")
+    for i in range(200):
+        store.add_message(other.id, "user", f"filler {i} " + "words " * 40)
+    store.close()
+    victim = message_pages(db)[-1]
+    data = bytearray(db.read_bytes())
+    data[(victim - 1) * PAGE : victim * PAGE] = random.Random(seed).randbytes(PAGE)
+    db.write_bytes(bytes(data))
+
+
 def assert_copy_kept(report: RecoveryReport, damaged_bytes: bytes, db: Path) -> None:
     assert report.backup_path.parent == db.parent
     assert report.backup_path.name.startswith("hearth.sqlite3.corrupt-")
@@ -227,15 +240,7 @@ def test_answers_kept_by_regenerate_come_back_with_their_question(tmp_path: Path
         answer = store.add_message(chat.id, "assistant", text)
     store.show_answer_version(answer.id, 2)  # "A heron." on show; owl and wren kept
     store.close()
-    write_more = Store(db)
-    other = write_more.create_conversation("Filler")
-    for i in range(200):
-        write_more.add_message(other.id, "user", f"filler {i} " + "words " * 40)
-    write_more.close()
-    victim = message_pages(db)[-1]  # the newest filler, far from the birds
-    data = bytearray(db.read_bytes())
-    data[(victim - 1) * PAGE : victim * PAGE] = random.Random(3).randbytes(PAGE)
-    db.write_bytes(bytes(data))
+    spoil_newest_filler(db, seed=3)
 
     store, report = Store.open_or_recover(db)
 
@@ -265,15 +270,7 @@ def test_tool_calls_thoughts_sources_assistants_and_origins_come_back_too(tmp_pa
     with store._transaction("mark the origin") as tx:
         tx.execute("UPDATE conversations SET origin = 'chatgpt:abc' WHERE id = ?", (chat.id,))
     store.close()
-    filler = Store(db)
-    other = filler.create_conversation("Filler")
-    for i in range(200):
-        filler.add_message(other.id, "user", f"filler {i} " + "words " * 40)
-    filler.close()
-    victim = message_pages(db)[-1]  # the newest filler, far from the sums
-    data = bytearray(db.read_bytes())
-    data[(victim - 1) * PAGE : victim * PAGE] = random.Random(4).randbytes(PAGE)
-    db.write_bytes(bytes(data))
+    spoil_newest_filler(db, seed=4)
 
     store, report = Store.open_or_recover(db)
 
