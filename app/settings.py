@@ -5,11 +5,13 @@ and values persist with QSettings in Hearth's data folder.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings
 
 from app import paths
+from app.secret_keys import SecretKeys
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server/enabled", bool, False, "Serve other apps", "Answer OpenAI-compatible requests from your other apps (editor plugins, scripts) with the loaded model. Every request needs the server's key.", group="Server"),
     Setting("server/port", int, 4891, "Port", "The port the server listens on.", 1, 65535, group="Server"),
     Setting("server/all_interfaces", bool, False, "Listen on all network interfaces", "Let other computers on your network reach the server. Off: only apps on this computer can.", group="Server"),
+    Setting("server/api_key", str, "", "API key", "The key apps must send. Hearth makes one when the server is first turned on and shows it once; New key makes another, and the old one stops working.", group="Server", secret=True),
     Setting("server/log_contents", bool, False, "Log request contents", "Keep the messages of recent requests in the request panel. Off: only time, client, model and tokens.", group="Server"),
     # Voice
     Setting("voice/send_immediately", bool, False, "Send transcript at once", "Send what you said without a chance to edit it first.", group="Voice"),
     Setting("voice/device", str, "", "Microphone", "Input device id; empty uses the system default.", group="Voice"),
     Setting("voice/model", str, "", "Speech model", "A faster-whisper model folder; empty uses the bundled tiny.en.", group="Voice"),
     Setting("voice/language", str, "", "Speech language", "Two-letter language code; empty detects it.", group="Voice"),
+    Setting("voice/speak_answers", bool, False, "Speak answers", "Read each answer aloud as it is written, starting with its first sentence. Each chat can turn it on or off (the Speak button).", group="Voice"),
+    Setting("voice/speech_voice", str, "en-us", "Voice", "The voice that reads answers aloud.", group="Voice"),
+    Setting("voice/speech_rate", int, 175, "Speaking rate", "Words a minute.", 80, 450, group="Voice"),
+    Setting("voice/speech_volume", int, 100, "Speech volume", "Percent of the voice's normal loudness.", 0, 200, group="Voice"),
+    Setting("voice/code_blocks", str, "describe", "Code blocks", "Say \"code block, N lines\" for each code block in an answer, or skip them.", group="Voice",
+            choices=("describe", "skip")),
+    Setting("voice/output_device", str, "", "Speaker", "Output device id; empty uses the system default.", group="Voice"),
 )
 
 BY_KEY = {s.key: s for s in SETTINGS}
@@ -95,16 +105,32 @@ class Settings:
     """Typed access to persisted settings; unknown keys are a programming error."""
 
     def __init__(self, path: str | None = None) -> None:
-        self._qs = QSettings(path or str(paths.data_dir() / "settings.ini"), QSettings.Format.IniFormat)
+        ini = Path(path) if path else paths.data_dir() / "settings.ini"
+        self._qs = QSettings(str(ini), QSettings.Format.IniFormat)
+        self.keys = SecretKeys(ini.parent)  # secret settings live here, never in settings.ini
+        self._move_secrets_out_of_ini()
 
     def get(self, key: str) -> Any:
         setting = BY_KEY[key]
-        value = self._qs.value(key, setting.default)
+        value = (self.keys.get(key) or setting.default) if setting.secret else self._qs.value(key, setting.default)
         return setting.clamp(value)
 
     def set(self, key: str, value: Any) -> None:
+        if BY_KEY[key].secret:
+            self.keys.set(key, BY_KEY[key].clamp(value))
+            return
         self._qs.setValue(key, BY_KEY[key].clamp(value))
         self._qs.sync()
+
+    def _move_secrets_out_of_ini(self) -> None:
+        """A key an older Hearth wrote to settings.ini moves to the key store, then leaves the ini."""
+        for setting in SETTINGS:
+            if setting.secret and self._qs.contains(setting.key):
+                value = str(self._qs.value(setting.key) or "")
+                if value:
+                    self.keys.set(setting.key, value)
+                self._qs.remove(setting.key)
+                self._qs.sync()
 
     def values(self) -> dict[str, Any]:
         return {s.key: self.get(s.key) for s in SETTINGS}

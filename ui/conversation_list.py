@@ -5,8 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLineEdit, QListWidget, QListWidgetItem, QMenu,
-                               QPushButton, QVBoxLayout, QWidget)
+                               QPushButton, QToolButton, QVBoxLayout, QWidget)
 
+from ui.chat_list_delegate import ASSISTANT_ROLE, AssistantNameDelegate
 from ui.safe_text import plain_tooltip
 from ui.search_results import (HIT_RUNS_ROLE, HIT_SPEAKER_ROLE, HIT_TITLE_ROLE, SearchHitDelegate, snippet_runs,
                                speaker)
@@ -22,6 +23,7 @@ class ConversationList(QWidget):
     rename_requested = Signal(int, str)
     delete_requested = Signal(int)
     settings_requested = Signal(int)  # the chat's own system prompt and sampling
+    export_requested = Signal(list)  # the ids of the chats to write to a file
     search_changed = Signal(str)
     search_left = Signal()  # Esc in the search box: back to writing
 
@@ -31,6 +33,11 @@ class ConversationList(QWidget):
         self.new_button = QPushButton("New chat")
         self.new_button.setObjectName("newChatButton")
         self.new_button.setToolTip("New chat (Ctrl+N)")  # the key is the menu's: two owners would cancel out
+        self.new_with_button = QToolButton(text="With…")  # a new chat with an assistant (its menu is the window's)
+        self.new_with_button.setObjectName("newChatWithButton")
+        self.new_with_button.setToolTip("New chat with an assistant")
+        self.new_with_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.new_with_button.setVisible(False)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search all chats…")
         self.search.setClearButtonEnabled(True)
@@ -38,6 +45,7 @@ class ConversationList(QWidget):
         self.list.setObjectName("conversationList")
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # long titles end in "…"
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setItemDelegate(AssistantNameDelegate(self.list))
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemActivated.connect(self._activated)
@@ -51,7 +59,8 @@ class ConversationList(QWidget):
         self.results.itemClicked.connect(self._hit_activated)
         self.results.itemActivated.connect(self._hit_activated)
         top = QHBoxLayout()
-        top.addWidget(self.new_button)
+        top.addWidget(self.new_button, 1)
+        top.addWidget(self.new_with_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 4, 8)
         layout.addLayout(top)
@@ -101,9 +110,10 @@ class ConversationList(QWidget):
         self._open_when_found = bool(self.search.text().strip())
         self.search_changed.emit(self.search.text())
 
-    def set_conversations(self, conversations, current_id: int | None) -> None:
+    def set_conversations(self, conversations, current_id: int | None, assistants: dict[int, str] | None = None) -> None:
         """The open chat is marked, except while the user walks the list with the keyboard: then
-        the chat they had reached stays marked (F2 then Delete act on the same one)."""
+        the chat they had reached stays marked (F2 then Delete act on the same one).
+        `assistants`: the assistant's name for each chat that has one, shown beside its title."""
         self._open_id = current_id
         walked = self.list.currentItem().data(ID_ROLE) if self.list.hasFocus() and self.list.currentItem() else None
         ids = {conversation.id for conversation in conversations}
@@ -113,7 +123,10 @@ class ConversationList(QWidget):
         for conversation in conversations:
             item = QListWidgetItem(conversation.title or "Untitled")
             item.setData(ID_ROLE, conversation.id)
-            item.setToolTip(plain_tooltip(conversation.title))
+            assistant = (assistants or {}).get(conversation.id)
+            item.setData(ASSISTANT_ROLE, assistant)
+            item.setToolTip(plain_tooltip(f"{conversation.title}\nAssistant: {assistant}" if assistant
+                                          else conversation.title))
             self.list.addItem(item)
             if conversation.id == marked:
                 self.list.setCurrentItem(item)
@@ -167,6 +180,7 @@ class ConversationList(QWidget):
         menu = QMenu(self)
         rename = menu.addAction("Rename…")
         settings = menu.addAction("Settings…")
+        export = menu.addAction("Export…")
         delete = menu.addAction("Delete")
         chosen = menu.exec(self.list.mapToGlobal(position))
         self.select(self._open_id)  # the right-click highlighted another chat; the open one stays marked
@@ -174,6 +188,8 @@ class ConversationList(QWidget):
             self.ask_rename(item.data(ID_ROLE), item.text())
         elif chosen is settings:
             self.settings_requested.emit(item.data(ID_ROLE))
+        elif chosen is export:
+            self.export_requested.emit([item.data(ID_ROLE)])
         elif chosen is delete:
             self.delete_requested.emit(item.data(ID_ROLE))
 

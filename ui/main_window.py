@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QUrl, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMenu, QMessageBox, QPushButton, QSplitter,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from ui.composer import Composer
 from ui.safe_text import plain_tooltip
+from ui.server_widgets import ServerIndicator
 from ui.conversation_list import ConversationList
 from ui.message_list import MessageList
 from ui.message_widget import EARLIER_ANSWER_KEYS, LATER_ANSWER_KEYS
@@ -22,6 +23,12 @@ class MainWindow(QMainWindow):
     undo_delete_requested = Signal()
     regenerate_last_requested = Signal()
     other_answer_requested = Signal(int)  # -1 the earlier, +1 the later of the last answer's versions
+    export_open_chat_requested = Signal()
+    export_all_chats_requested = Signal()
+    import_chats_requested = Signal()
+    assistants_requested = Signal()
+    knowledge_requested = Signal()
+    new_chat_with_requested = Signal(int)  # an assistant's id
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,6 +73,8 @@ class MainWindow(QMainWindow):
         self.undo_button.setVisible(False)
         self.undo_button.clicked.connect(self.undo_delete_requested.emit)
         self.statusBar().addPermanentWidget(self.undo_button)
+        self.server_indicator = ServerIndicator()
+        self.statusBar().addPermanentWidget(self.server_indicator)
         self.statusBar().addPermanentWidget(self.engine_label)
 
         chat_menu = self.chat_menu = self.menuBar().addMenu("&Chat")
@@ -87,6 +96,12 @@ class MainWindow(QMainWindow):
         self.chat_settings_action.triggered.connect(self.conversation_settings_requested.emit)
         self.settings_action = QAction("Settings…", self, shortcut=QKeySequence("Ctrl+,"))  # Cmd+, on macOS
         self.settings_action.triggered.connect(self.settings_requested.emit)
+        self.export_chat_action = QAction("Export chat…", self)
+        self.export_chat_action.triggered.connect(self.export_open_chat_requested.emit)
+        self.export_all_action = QAction("Export all chats…", self)
+        self.export_all_action.triggered.connect(self.export_all_chats_requested.emit)
+        self.import_action = QAction("Import chats…", self)
+        self.import_action.triggered.connect(self.import_chats_requested.emit)
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         for action in (self.new_action, self.search_action, self.add_model_action, self.regenerate_action,
@@ -94,8 +109,38 @@ class MainWindow(QMainWindow):
                        self.settings_action):
             chat_menu.addAction(action)
         chat_menu.addSeparator()
+        for action in (self.export_chat_action, self.export_all_action, self.import_action):
+            chat_menu.addAction(action)
+        chat_menu.addSeparator()
         chat_menu.addAction(quit_action)
+        self._add_assistant_menus(chat_menu)
         self.messages.link_activated.connect(self.confirm_open_link)
+
+    def _add_assistant_menus(self, chat_menu: QMenu) -> None:
+        """"New chat with" (also the chat list's With… button), Assistants… and Knowledge…."""
+        self.new_with_menu = QMenu("New chat with", self)
+        self.new_with_menu.setObjectName("newChatWithMenu")
+        chat_menu.insertMenu(self.search_action, self.new_with_menu)
+        self.conversations.new_with_button.setMenu(self.new_with_menu)
+        self.assistants_action = QAction("Assistants…", self)
+        self.assistants_action.triggered.connect(self.assistants_requested.emit)
+        self.knowledge_action = QAction("Knowledge…", self)
+        self.knowledge_action.triggered.connect(self.knowledge_requested.emit)
+        for action in (self.assistants_action, self.knowledge_action):
+            chat_menu.insertAction(self.add_model_action, action)
+        self.set_assistants([])
+
+    def set_assistants(self, assistants: list[tuple[int, str]]) -> None:
+        """(id, name) of each assistant, for "New chat with"."""
+        self.new_with_menu.clear()
+        for assistant_id, name in assistants:
+            action = self.new_with_menu.addAction(name.replace("&", "&&"))
+            action.triggered.connect(lambda _=False, chosen=assistant_id: self.new_chat_with_requested.emit(chosen))
+        if not assistants:
+            self.new_with_menu.addAction("No assistants yet").setEnabled(False)
+        self.new_with_menu.addSeparator()
+        self.new_with_menu.addAction("Assistants…").triggered.connect(self.assistants_requested.emit)
+        self.conversations.new_with_button.setVisible(bool(assistants))
 
     def add_chat_menu_action(self, action: QAction) -> None:
         """A feature's entry in the Chat menu, beside "Add model file…"."""

@@ -19,6 +19,8 @@ REFRESH_MS = 33
 # a word while typing, so there Command+Option takes their place.
 EARLIER_ANSWER_KEYS = "Ctrl+Alt+Left" if sys.platform == "darwin" else "Alt+Left"
 LATER_ANSWER_KEYS = "Ctrl+Alt+Right" if sys.platform == "darwin" else "Alt+Right"
+READ_ALOUD, STOP_READING = "Read aloud", "Stop reading"
+READ_ALOUD_TIP = "Read this answer aloud (Esc stops)"
 
 
 def _keys(portable: str) -> str:
@@ -51,6 +53,7 @@ class MessageWidget(QFrame):
     link_activated = Signal(QUrl)
     image_clicked = Signal(str)
     tool_decided = Signal(int, str)  # tool step id, 'once' | 'chat' | 'denied'
+    read_aloud_requested = Signal(int)  # message id: read it, or stop reading it
 
     def __init__(self, message_id: int, role: str, content: str, *, state: str = "complete",
                  footer: str = "", error: str | None = None, image_paths: list[str] | None = None,
@@ -79,6 +82,13 @@ class MessageWidget(QFrame):
         self.edit_button = QToolButton(text="Edit")
         self.edit_button.setToolTip("Edit this message and send it again")
         self.edit_button.clicked.connect(lambda: self.edit_requested.emit(self.message_id))
+        self.read_aloud_button: QToolButton | None = None  # answers only
+        if role == "assistant":
+            self.read_aloud_button = QToolButton(text=STOP_READING)
+            self.read_aloud_button.setMinimumWidth(self.read_aloud_button.sizeHint().width())  # no jump on toggle
+            self.read_aloud_button.setText(READ_ALOUD)
+            self.read_aloud_button.setToolTip(READ_ALOUD_TIP)
+            self.read_aloud_button.clicked.connect(lambda: self.read_aloud_requested.emit(self.message_id))
         self.versions = (1, 1)  # (the answer on show, how many Regenerate has made)
         self._can_regenerate = False
         # ‹ n / m › is built only for an answer that has versions: a long chat opens with dozens
@@ -91,9 +101,10 @@ class MessageWidget(QFrame):
         header.addWidget(title)
         header.addWidget(self._state_label)
         header.addStretch(1)
-        for button in (self.edit_button, self.regenerate_button, self.copy_button):
-            button.setAutoRaise(True)
-            header.addWidget(button)
+        for button in (self.edit_button, self.regenerate_button, self.read_aloud_button, self.copy_button):
+            if button is not None:
+                button.setAutoRaise(True)
+                header.addWidget(button)
         self.edit_button.setVisible(False)
         self.regenerate_button.setVisible(False)
 
@@ -282,6 +293,17 @@ class MessageWidget(QFrame):
         self.regenerate_button.setVisible(self._can_regenerate)
         self.edit_button.setVisible(can_edit and self.role == "user")
         self._show_versions()
+
+    def set_reading(self, reading: bool) -> None:
+        """While this answer is spoken its button stops the reading."""
+        if self.read_aloud_button is not None:
+            self.read_aloud_button.setText(STOP_READING if reading else READ_ALOUD)
+
+    def set_read_aloud_unavailable(self, reason: str | None) -> None:
+        """No speech engine or speaker: the button stays, disabled, and its tooltip says why."""
+        if self.read_aloud_button is not None:
+            self.read_aloud_button.setEnabled(reason is None)
+            self.read_aloud_button.setToolTip(reason or READ_ALOUD_TIP)
 
     # -- versions (answers kept by Regenerate) ------------------------------------
     def set_versions(self, shown: int, total: int) -> None:

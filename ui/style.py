@@ -28,6 +28,8 @@ QLabel#codeLanguage { color: #9da5b4; }
 QFrame#codeBlock QToolButton { color: #e6e9ef; background: #3e4451; border: none; border-radius: 4px; padding: 2px 10px; }
 QFrame#codeBlock QToolButton:hover { background: #4b5263; }
 QLabel#engineStatus[error="true"] { color: #b3261e; }
+QLabel#serverStatus { color: #1b6e3a; padding: 0 8px; }
+QLabel#serverStatus[error="true"] { color: #b3261e; }
 QPushButton#sendButton { font-weight: bold; }
 QFrame#queuedMessage { background: #f4f1ec; border: 1px dashed #cfc6b8; border-radius: 8px; }
 QLabel#queuedState { color: #8a6d3b; font-style: italic; }

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QMessageBox
 from app import paths
 from app.gui.answer_controller import AnswerController, Question
 from app.gui.answer_runner import AnswerRunner
+from app.gui.chat_transfer_controller import ChatTransferController
+from app.gui.server_controller import ServerController
 from app.gui.conversations_controller import ConversationsController
 from app.gui.engine_service import EngineService
 from app.gui.image_controller import ImageController
@@ -30,6 +32,7 @@ from ui.drop_target import DropTarget
 from ui.image_viewer import show_image
 from ui.main_window import MainWindow
 from ui.queued_messages import QueuedMessages
+from ui.server_widgets import ServerKeyDialog, ServerRequestsPanel
 from ui.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ class HearthController:
         self.conversations = ConversationsController(self.store, self.transcript,
                                                      lambda: self.settings.get("chat/system_prompt"))
         self.images = ImageController(w.composer, w)
+        self.transfers = ChatTransferController(self.store, paths.attachments_dir(), w,
+                                                open_chat=lambda: self.transcript.current_id)
+        self.server = ServerController(self.settings, self.engine, w)
         self.planner = PromptPlanner(self.store, paths.attachments_dir())
         self.runner = AnswerRunner(self.store, self.planner)
         self.answers = AnswerController(self.store, self.engine, self.transcript, w.composer, self.runner,
@@ -90,7 +96,9 @@ class HearthController:
         self.drop_target.watch(w.messages.viewport())
         self.drop_target.files_dropped.connect(self.images.add_files)
         self.drop_target.image_dropped.connect(self.images.add_qimage)
+        self.speech = self._make_speech()
         self.voice = self._make_voice()
+        self.speech.watch_voice(self.voice)
         w.messages.image_clicked.connect(lambda path: show_image(path, Path(path).name, w))
         w.composer.send_requested.connect(self._send)
         w.composer.stop_requested.connect(self.answers.stop)
@@ -110,8 +118,15 @@ class HearthController:
             source.conversations_changed.connect(self.refresh_conversations)
         self.transcript.current_changed.connect(w.conversations.select)
         self.transcript.current_changed.connect(lambda _: self._show_queue())
-        for source in (self.transcript, self.answers):
+        for source in (self.transcript, self.answers, self.transfers):
             source.status.connect(lambda text: w.statusBar().showMessage(text, 15000))
+        self.transfers.chats_imported.connect(self.refresh_conversations)
+        self.server.state_changed.connect(w.server_indicator.show_state)
+        self.server.key_created.connect(self._show_server_key)
+        self.server.problem.connect(lambda why: QMessageBox.warning(w, "The server could not start", why))
+        self.server.requests_changed.connect(self._refresh_server_panel)
+        w.server_indicator.clicked.connect(self._show_server_panel)
+        self._server_panel = None
         self.engine.state_changed.connect(self._engine_state)
         self.engine.model_failed.connect(lambda msg: w.set_engine_status(f"Model failed: {msg}", error=True))
         self.engine.engine_died.connect(self._engine_died)
@@ -137,6 +152,8 @@ class HearthController:
         self.models.load_engine()
         self._start_mcp_servers()
         self.voice.preload()
+        self.speech.start()
+        self.server.apply_settings()
         if self.recovery is not None:
             QTimer.singleShot(0, lambda: QMessageBox.warning(self.window, "Chat history was damaged",
                                                              self.recovery.message))
@@ -148,6 +165,8 @@ class HearthController:
         if self.library is not None:
             self.library.shutdown()
         self.voice.cancel()
+        self.speech.shutdown()
+        self.server.shutdown()
         self.answers.shutdown(engine_stopped=self.engine.shutdown)
         if self._mcp_hub is not None:
             self._mcp_hub.close()
@@ -203,6 +222,7 @@ class HearthController:
 
         QApplication.instance().installEventFilter(self._key_filter)
         for source in (button, self._key_filter):
+            source.hold_started.connect(self.speech.stop)  # barge-in: quiet before the microphone opens
             source.hold_started.connect(voice.press)
             source.hold_ended.connect(voice.release)
         voice.state_changed.connect(button.set_state)
@@ -220,7 +240,14 @@ class HearthController:
         self.window.composer.insert_text(text)
         self._send(self.window.composer.edit.toPlainText())
 
+    def _make_speech(self):
+        """Answers read aloud: the Speak switch, Read aloud buttons, Settings → Voice's Test."""
+        from app.gui.speech_setup import SpeechSetup
+
+        return SpeechSetup(self.window, self.settings, self.store, self.transcript, self.answers, self.runner)
+
     def _send(self, text: str) -> None:
+        self.speech.stop()  # a new message: the answer being read is over
         composer = self.window.composer
         if self.images.busy:
             composer.show_notice("Still preparing an image — send again in a moment.")
@@ -319,13 +346,26 @@ class HearthController:
     # -- settings ------------------------------------------------------------------
     def edit_settings(self) -> None:
         editable = [s for s in SETTINGS if s.key != "model/path"]
-        dialog = SettingsDialog(editable, self.settings.values(), "Settings", self.window)
+        values = self.settings.values()
+        dialog = SettingsDialog(editable, values, "Settings", self.window,
+                                secret_note=self.settings.keys.note(), options=self.speech.dialog_options(values),
+                                row_buttons={**self.speech.row_buttons, "server/api_key": "New key…"})
+        self.speech.connect_test_button(dialog)
+        dialog.button("server/api_key").clicked.connect(
+            lambda: dialog.set_text("server/api_key", self.server.regenerate_key()))
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         before = self.settings.values()
         for key, value in dialog.result_values().items():
             self.settings.set(key, value)
         self.meter.refresh()
+        self.voice.send_immediately = self.settings.get("voice/send_immediately")
+        self.speech.settings_changed()
+        if self.settings.get("server/all_interfaces") and not before["server/all_interfaces"] and self.settings.get("server/enabled"):
+            QMessageBox.warning(self.window, "Serving all networks",
+                                "Other computers on your networks can now reach Hearth's server. Anyone who has "
+                                "the key can use your model; turn this off unless you need it.")
+        self.server.apply_settings()
         engine_keys = [k for k in before if k.startswith(("engine/", "remote/"))]
         if any(before[k] != self.settings.get(k) for k in engine_keys):
             self.models.refresh()
@@ -347,3 +387,19 @@ class HearthController:
         prompt = result.pop("chat/system_prompt")
         self.store.update_conversation(conversation.id, system_prompt=prompt, settings={**conversation.settings, **result})
         self.meter.refresh()
+
+    # -- the local server for other apps ---------------------------------------------
+    def _show_server_key(self, key: str, url: str) -> None:
+        self.server_key_dialog = ServerKeyDialog(key, url, self.window)  # kept: tests and the user read it
+        self.server_key_dialog.open()
+
+    def _show_server_panel(self) -> None:
+        if self._server_panel is None:
+            self._server_panel = ServerRequestsPanel(self.window)
+        self._refresh_server_panel()
+        self._server_panel.show()
+        self._server_panel.raise_()
+
+    def _refresh_server_panel(self) -> None:
+        if self._server_panel is not None:
+            self._server_panel.show_requests(*self.server.request_rows())
