@@ -13,17 +13,21 @@ audio is queued on `AudioOutput`. So sentence two is being made while sentence o
 Signals: `state_changed` ("idle" | "preparing" | "speaking"), `reading_changed(message id, 0 for
 none)` for the Read aloud buttons, `sentence_queued(text)` as each sentence goes to synthesis,
 and `failed(message)` for the status bar.
+
+A system voice ("system:…", see `system_voices.py`) speaks through QtTextToSpeech instead of the
+pool and `AudioOutput`; if it is missing or breaks down, the offline voice says the rest.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.gui.audio_output import AudioOutput
 from app.gui.operations import Tickets, run_in_background
+from app.gui.system_voices import SystemVoices, is_system_voice
 from engine.cancel import Cancel
 from engine.speech.spoken_text import SentenceStream
 from engine.speech.synthesis import (DEFAULT_RATE, DEFAULT_VOICE, DEFAULT_VOLUME, SpeechAudio, SpeechSynthesizer,
@@ -32,6 +36,7 @@ from engine.speech.synthesis import (DEFAULT_RATE, DEFAULT_VOICE, DEFAULT_VOLUME
 IDLE, PREPARING, SPEAKING = "idle", "preparing", "speaking"
 SAMPLE_SENTENCE = "Hello! This is how Hearth sounds when it reads an answer aloud."
 SAMPLE = -1          # the "message id" of the Test button's sentence
+INSTEAD = "Hearth's own voice speaks instead."
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class SpeechController(QObject):
     availability_changed = Signal()
 
     def __init__(self, prefs: Callable[[], SpeechPrefs], synthesizer: Callable[[], SpeechSynthesizer] = SpeechSynthesizer,
-                 output: AudioOutput | None = None, parent: QObject | None = None) -> None:
+                 output: AudioOutput | None = None, system: SystemVoices | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._prefs = prefs
         self._engine_problem: str | None = None
@@ -72,6 +78,9 @@ class SpeechController(QObject):
         self.output.playing_changed.connect(self._on_playing)
         self.output.failed.connect(self._on_output_failed)
         self.output.devices_changed.connect(self.availability_changed)
+        self.system = system or SystemVoices(parent=self)
+        self.system.speaking_changed.connect(self._on_playing)
+        self.system.failed.connect(self._system_failed)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)  # sentences are made in order, one at a time
         self._tickets = Tickets()
@@ -89,8 +98,12 @@ class SpeechController(QObject):
         self._current = SpeechPrefs()
 
     # -- availability ------------------------------------------------------------------
-    def unavailable_reason(self) -> str | None:
-        """Why Hearth cannot speak (no speech engine, no speaker), for disabled controls' tooltips."""
+    def unavailable_reason(self, prefs: SpeechPrefs | None = None) -> str | None:
+        """Why Hearth cannot speak (no speech engine, no speaker), for disabled controls' tooltips.
+        A working system voice needs neither the offline voice nor Hearth's speaker."""
+        voice = (prefs or self._prefs()).voice
+        if is_system_voice(voice) and self.system.problem(voice) is None:
+            return None
         if self._engine_problem:
             return f"Hearth cannot speak: {self._engine_problem}"
         reason = self.output.unavailable_reason()
@@ -184,22 +197,34 @@ class SpeechController(QObject):
         """Whatever was being said stops; a new reading starts (False: Hearth cannot speak)."""
         self.stop()
         self._muted.discard(message_id)
-        if self.synthesizer is not None:
-            self._current = prefs or self._prefs()
-            self.output.set_device_id(self._current.device)
-        if reason := self.unavailable_reason():
+        self._current = self._usable(prefs or self._prefs())
+        self.output.set_device_id(self._current.device)
+        if reason := self.unavailable_reason(self._current):
             self.failed.emit(reason)
             return False
         self._reading = message_id
         self._heard = False
         return True
 
-    def _speak(self, sentences: list[str]) -> None:
+    def _usable(self, prefs: SpeechPrefs) -> SpeechPrefs:
+        """`prefs`, or with the offline voice if its system voice cannot speak (the status bar says why)."""
+        if is_system_voice(prefs.voice) and (problem := self.system.problem(prefs.voice)):
+            self.failed.emit(f"{problem} {INSTEAD}")
+            return replace(prefs, voice=DEFAULT_VOICE)
+        return prefs
+
+    def _speak(self, sentences: list[str], announce: bool = True) -> None:
         synthesizer, prefs, cancel, ticket = self.synthesizer, self._current, self._cancel, self._ticket
+        if is_system_voice(prefs.voice):
+            for sentence in sentences:
+                self.sentence_queued.emit(sentence)
+            self.system.speak(sentences, prefs.voice, prefs.rate, prefs.volume)
+            return
         assert synthesizer is not None
         for sentence in sentences:
             self._in_flight += 1
-            self.sentence_queued.emit(sentence)
+            if announce:
+                self.sentence_queued.emit(sentence)
 
             def work(sentence: str = sentence) -> SpeechAudio:
                 return synthesizer.synthesize(sentence, prefs.voice, prefs.rate, prefs.volume, cancel)
@@ -226,6 +251,19 @@ class SpeechController(QObject):
         self._ticket = self._tickets.next()
         self._in_flight = 0
         self.output.stop()
+        self.system.stop()
+
+    def _system_failed(self, message: str, unspoken: list[str]) -> None:
+        """The system voice broke down: the offline voice says what it had left, if there is one."""
+        self._current = replace(self._current, voice=DEFAULT_VOICE)
+        if reason := self.unavailable_reason(self._current):
+            self.stop()
+            self.failed.emit(f"{message} {reason}")
+            return
+        self.failed.emit(f"{message} {INSTEAD}")
+        if self._reading:
+            self._speak(unspoken, announce=False)
+        self._update()
 
     def _on_playing(self, playing: bool) -> None:
         self._heard = self._heard or playing
@@ -238,7 +276,8 @@ class SpeechController(QObject):
 
     def _update(self) -> None:
         """Done when the answer has ended, every sentence is made and the last one heard."""
-        if self._reading and self._stream is None and not self._in_flight and not self.output.playing:
+        if (self._reading and self._stream is None and not self._in_flight and not self.output.playing
+                and not self.system.busy):
             self._reading = 0
         state = IDLE if not self._reading else SPEAKING if self._heard else PREPARING
         if self._announced != self._reading:

@@ -111,7 +111,8 @@ class SpeechSetup(QObject):
 
     # -- Settings → Voice ------------------------------------------------------------------
     def dialog_options(self, values: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
-        """The voices and speakers to pick from (they are known only now), and the code block choice."""
+        """The voices and speakers to pick from (they are known only now), and the code block choice.
+        The system's voices (QtTextToSpeech) come first: on macOS and Windows they sound best."""
         voices = self.controller.voices
         if not voices and self.controller.synthesizer is not None:
             try:
@@ -121,17 +122,24 @@ class SpeechSetup(QObject):
         seen: dict[str, str] = {}
         for voice in voices:
             seen.setdefault(voice.language, f"{voice.name} ({voice.language})")
+        system = [(voice.label, voice.value) for voice in self.controller.system.voices()]
         speakers = [("System default", ""), *output_devices()]
-        return {"voice/speech_voice": [(label, language) for language, label in seen.items()] or
+        return {"voice/speech_voice": [*system, *((label, language) for language, label in seen.items())] or
                 [(values.get("voice/speech_voice", ""), values.get("voice/speech_voice", ""))],
                 "voice/output_device": speakers, "voice/code_blocks": CODE_BLOCK_OPTIONS}
 
     def connect_test_button(self, dialog) -> None:
-        """Test speaks a sample with the voice, rate, volume and speaker chosen in the dialog."""
+        """Test speaks a sample with the voice, rate, volume and speaker chosen in the dialog (a
+        system voice needs neither the offline voice nor Hearth's speaker, so the choice matters)."""
         button = dialog.button("voice/speech_voice")
-        reason = self.controller.unavailable_reason()
-        button.setEnabled(reason is None)
-        button.setToolTip(reason or "Speak a sample sentence with these settings")
+
+        def show_availability(*_args) -> None:
+            reason = self.controller.unavailable_reason(SpeechPrefs.from_values(dialog.result_values()))
+            button.setEnabled(reason is None)
+            button.setToolTip(reason or "Speak a sample sentence with these settings")
+
+        show_availability()
+        dialog.editor("voice/speech_voice").currentIndexChanged.connect(show_availability)
         button.clicked.connect(lambda: self.controller.say(SAMPLE_SENTENCE,
                                                            SpeechPrefs.from_values(dialog.result_values())))
 
