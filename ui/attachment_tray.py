@@ -10,6 +10,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from ui.safe_text import plain_tooltip
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QScrollArea, QSizePolicy, QToolButton, QWidget
 
+from ui.document_chip import DocumentChip
 from ui.image_viewer import ImageSource, load_pixmap
 
 THUMBNAIL_SIDE = 64
@@ -92,7 +93,16 @@ class AttachmentTray(QScrollArea):
         """Show an image; adding a key already shown keeps the one there (same content)."""
         if key in self._thumbnails:
             return self._thumbnails[key]
-        thumbnail = AttachmentThumbnail(key, load_pixmap(image), label, self.widget())
+        return self._add(AttachmentThumbnail(key, load_pixmap(image), label, self.widget()))
+
+    def add_document(self, key: str, label: str, detail: str = "", tooltip: str = "") -> DocumentChip:
+        """A document beside the thumbnails, as a chip (ui/document_chip.py); same rules as images."""
+        if key in self._thumbnails:
+            return self._thumbnails[key]
+        return self._add(DocumentChip(key, label, detail, tooltip=tooltip, parent=self.widget()))
+
+    def _add(self, thumbnail: AttachmentThumbnail | DocumentChip) -> AttachmentThumbnail | DocumentChip:
+        key = thumbnail.key
         thumbnail.remove_clicked.connect(self.remove)
         thumbnail.activated.connect(self.activated)
         self._row.insertWidget(self._row.count() - 1, thumbnail)  # before the stretch
@@ -128,5 +138,5 @@ class AttachmentTray(QScrollArea):
     def label(self, key: str) -> str:
         return self._thumbnails[key].label
 
-    def thumbnail(self, key: str) -> AttachmentThumbnail:
+    def thumbnail(self, key: str) -> AttachmentThumbnail | DocumentChip:
         return self._thumbnails[key]

@@ -95,7 +95,7 @@ class Composer(QWidget):
         self.edit.stop.connect(self.stop_requested.emit)
         self.send_button.clicked.connect(self._submit)
         self.stop_button.clicked.connect(self.stop_requested.emit)
-        self._can_send_empty = lambda: False
+        self._can_send_empty: list = []   # predicates: any true lets Send go with no words (attachments)
 
     def add_tool_widget(self, widget: QWidget) -> None:
         """Buttons left of the text box (attach, push-to-talk)."""
@@ -110,11 +110,12 @@ class Composer(QWidget):
         self._above.addWidget(widget)
 
     def allow_empty_send_when(self, predicate) -> None:
-        self._can_send_empty = predicate
+        """Send with no words when `predicate()` (images, documents); each caller adds its own."""
+        self._can_send_empty.append(predicate)
 
     def _submit(self) -> None:
         text = self.edit.toPlainText()
-        if not text.strip() and not self._can_send_empty():
+        if not text.strip() and not any(can() for can in self._can_send_empty):
             return
         self.send_requested.emit(text)  # while an answer streams, the controller queues it
 

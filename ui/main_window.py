@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.new_with_menu.clear()
         for assistant_id, name in assistants:
             action = self.new_with_menu.addAction(name.replace("&", "&&"))
+            action.setData(assistant_id)
             action.triggered.connect(lambda _=False, chosen=assistant_id: self.new_chat_with_requested.emit(chosen))
         if not assistants:
             self.new_with_menu.addAction("No assistants yet").setEnabled(False)

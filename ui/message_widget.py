@@ -288,6 +288,16 @@ class MessageWidget(QFrame):
         self._footer.setVisible(bool(text))
         self._mark_footer_error(False)
 
+    def add_below(self, widget: QWidget, name: str) -> None:
+        """A strip other modules build under the words, above the footer (an answer's sources, a
+        question's documents); one per `name`, a new one replacing the old."""
+        old = self.findChild(QWidget, name)
+        if old is not None:
+            old.setParent(None)
+            old.deleteLater()
+        widget.setObjectName(name)
+        self.layout().insertWidget(self.layout().indexOf(self._footer), widget)
+
     def set_actions(self, *, can_regenerate: bool, can_edit: bool) -> None:
         self._can_regenerate = can_regenerate and self.role == "assistant"
         self.regenerate_button.setVisible(self._can_regenerate)

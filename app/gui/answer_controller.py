@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Signal
 
 from app.gui.answer_runner import AnswerRunner
+from app.gui.assistant_answers import ChatKnowledge, answer_setup
 from app.gui.engine_service import EngineService
 from app.gui.tool_approvals import ToolApprovals
 from app.gui.transcript_controller import TranscriptController, footer_for
-from engine.chat import AnswerFailed, AnswerFinished, AnswerPlanned, SamplingDefaults, begin_answer, sampling_for
-from engine.chat.answer import think_for
-from engine.chat.events import ToolStepChanged
+from engine.chat import AnswerFailed, AnswerFinished, AnswerPlanned, SamplingDefaults, begin_answer
+from engine.chat.events import SourcesRetrieved, ToolStepChanged
 from engine.chat.titles import is_untitled, title_from
 from engine.store import Store, StoreError
-from engine.store.records import Conversation
+from engine.store.assistants import conversation_assistant
+from engine.store.records import Assistant, Conversation
 from engine.tools.approval import ToolRequest
 from engine.tools.registry import ToolRegistry, ToolSettings
 
@@ -40,11 +41,16 @@ class AnswerController(QObject):
     status = Signal(str)
     conversations_changed = Signal()
     queue_changed = Signal()
+    sources_retrieved = Signal(int)        # answer id: its sources are saved (engine.store.answer_sources)
 
     def __init__(self, store: Store, engine: EngineService, transcript: TranscriptController, composer,
                  runner: AnswerRunner, *, sampling_defaults: Callable[[], SamplingDefaults],
                  new_conversation: Callable[[], int], write_images: Callable[[list], list[dict]],
-                 tool_settings: Callable[[Conversation | None], ToolSettings]) -> None:
+                 tool_settings: Callable[[Conversation | None], ToolSettings],
+                 knowledge: ChatKnowledge | None = None,
+                 prepare_model: Callable[[Assistant | None], str] | None = None) -> None:
+        """`knowledge` finds the collections a chat answers from; `prepare_model(assistant)` starts
+        loading the model a chat's assistant wants and returns a line for the user ('' if none)."""
         super().__init__()
         self.store = store
         self.engine = engine
@@ -55,6 +61,8 @@ class AnswerController(QObject):
         self._new_conversation = new_conversation
         self._write_images = write_images
         self._tool_settings = tool_settings
+        self._knowledge = knowledge
+        self._prepare_model = prepare_model
         self.approvals = ToolApprovals(self)
         self.approvals.approval_needed.connect(self._approval_needed)
         transcript.view.tool_decided.connect(self.approvals.answer)
@@ -70,6 +78,7 @@ class AnswerController(QObject):
         runner.tool_step.connect(self._on_tool_step)
         runner.thought.connect(self._on_thought)
         runner.retracted.connect(self._on_retracted)
+        runner.sources.connect(self._on_sources)
         engine.state_changed.connect(self._engine_state)
         transcript.view.regenerate_requested.connect(self.regenerate)
         transcript.left_chat.connect(self._left_chat)
@@ -226,11 +235,14 @@ class AnswerController(QObject):
         self.transcript.show_version_count(assistant.id)
         self.transcript.view.scroll_to_bottom()
         self._set_streaming(True)
+        model_note = self._model_for(conversation_id)
         if self.engine.ready:
             self._launch(assistant.id)
+            if model_note:
+                self.status.emit(model_note)
         else:
             self._pending = assistant.id
-            note = NOT_READY
+            note = model_note or NOT_READY
             if self.engine.state == "failed":
                 note = f"The model is not available: {self.engine.last_error} Your message is kept."
             self.composer.show_notice(note)
@@ -244,14 +256,32 @@ class AnswerController(QObject):
         elif state == "failed" and self._pending is not None:
             self.composer.show_notice(f"The model is not available: {self.engine.last_error} Your message is kept.")
 
+    def _model_for(self, conversation_id: int) -> str:
+        """The chat's assistant may want another model: its load starts now, and the answer waits."""
+        if self._prepare_model is None:
+            return ""
+        try:
+            return self._prepare_model(conversation_assistant(self.store, conversation_id))
+        except StoreError as exc:
+            return str(exc)
+
     def _launch(self, message_id: int) -> None:
         message = self.store.get_message(message_id)
         conversation = self.store.get_conversation(message.conversation_id) if message else None
-        settings = self._tool_settings(conversation)
-        defaults = self._sampling_defaults()
-        self.runner.start(self.engine.endpoint, message_id, sampling_for(conversation, defaults),
-                          tools=lambda: ToolRegistry.build(settings) if settings.enabled or settings.extra_tools else None,
-                          approver=self.approvals, max_rounds=settings.max_rounds, think=think_for(conversation, defaults))
+        setup = answer_setup(self.store, conversation, self._sampling_defaults(), self._tool_settings(conversation),
+                             self._knowledge)
+        tools = setup.tools
+        self.runner.start(self.engine.endpoint, message_id, setup.sampling,
+                          tools=lambda: ToolRegistry.build(tools) if tools.enabled or tools.extra_tools else None,
+                          approver=self.approvals, max_rounds=tools.max_rounds, think=setup.think,
+                          knowledge=self._knowledge.retriever(setup.knowledge) if self._knowledge else None)
+
+    def _on_sources(self, event: SourcesRetrieved) -> None:
+        """The passages are saved with the answer: the transcript may list them; a collection that
+        could not be searched is said in the status bar."""
+        if event.notes:
+            self.status.emit(" ".join(event.notes))
+        self.sources_retrieved.emit(event.message_id)
 
     def _on_thought(self, message_id: int, text: str) -> None:
         if widget := self.transcript.view.widget_for(message_id):

@@ -15,7 +15,8 @@ from engine.cancel import Cancel
 from collections.abc import Callable
 
 from engine.chat import AnswerDelta, AnswerFailed, AnswerFinished, AnswerPlanned, PromptPlanner, answer
-from engine.chat.events import AnswerRetracted, ThinkingDelta, ToolStepChanged
+from engine.chat.events import AnswerRetracted, SourcesRetrieved, ThinkingDelta, ToolStepChanged
+from engine.chat.excerpts import Retriever
 from engine.chat.think_budget import ThinkPlan
 from engine.llm.client import Sampling
 from engine.tools.approval import Approver, deny_all
@@ -32,6 +33,7 @@ class AnswerRunner(QObject):
     tool_step = Signal(object)  # ToolStepChanged
     thought = Signal(int, str)  # message id, more thinking
     retracted = Signal(int, str)  # message id, the end of the answer that was thinking after all
+    sources = Signal(object)    # SourcesRetrieved: passages found for the question, saved with the answer
 
     def __init__(self, store: Store, planner: PromptPlanner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,8 +52,9 @@ class AnswerRunner(QObject):
 
     def start(self, endpoint: Endpoint, message_id: int, sampling: Sampling, *,
               tools: Callable[[], ToolRegistry | None] = lambda: None, approver: Approver = deny_all,
-              max_rounds: int = 6, think: ThinkPlan | None = None) -> None:
-        """`tools()` builds the answer's tools on its own thread (a sandbox may take a moment)."""
+              max_rounds: int = 6, think: ThinkPlan | None = None, knowledge: Retriever | None = None) -> None:
+        """`tools()` builds the answer's tools on its own thread (a sandbox may take a moment);
+        `knowledge` retrieves passages of the user's documents for the question, on that thread too."""
         ticket = self._tickets.next()
         cancel = self._cancel = Cancel()
         self.message_id = message_id
@@ -61,7 +64,7 @@ class AnswerRunner(QObject):
             """On the answer's thread: every event but the last goes out as progress."""
             last = None
             for event in answer(store, endpoint, planner, message_id, sampling, cancel, tools=tools(),
-                                approver=approver, max_rounds=max_rounds, think=think):
+                                approver=approver, max_rounds=max_rounds, think=think, knowledge=knowledge):
                 if isinstance(event, (AnswerFinished, AnswerFailed)):
                     last = event
                 else:
@@ -81,6 +84,8 @@ class AnswerRunner(QObject):
                 self.thought.emit(event.message_id, event.text)
             elif isinstance(event, AnswerRetracted):
                 self.retracted.emit(event.message_id, event.text)
+            elif isinstance(event, SourcesRetrieved):
+                self.sources.emit(event)
 
         run_in_background(work, on_progress=progressed, on_success=lambda last: self._ended(message_id, last),
                           on_failure=lambda exc: self._ended(message_id, AnswerFailed(

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFileDialog, QToolButton
 
 from app import paths
 from app.gui.operations import run_in_background
+from engine.knowledge.documents import is_document
 from engine.vision import ImageIntakeError, PreparedImage, prepare_image, store_images
 from ui.attachment_tray import AttachmentTray
 from ui.image_viewer import show_image
@@ -20,6 +21,7 @@ MODEL_SUFFIXES = (".gguf",)
 class ImageController(QObject):
     problem = Signal(str)           # a message naming the file; nothing is lost
     model_files_dropped = Signal(list)
+    document_files_dropped = Signal(list)   # PDF, Word, text, code…: app/gui/document_controller.py takes them
 
     def __init__(self, composer, parent_window) -> None:
         super().__init__()
@@ -52,8 +54,11 @@ class ImageController(QObject):
         models = [f for f in files if f.lower().endswith(MODEL_SUFFIXES)]
         if models:
             self.model_files_dropped.emit(models)
+        documents = [f for f in files if f not in models and is_document(Path(f).name)]
+        if documents:
+            self.document_files_dropped.emit(documents)
         for file in files:
-            if file not in models:
+            if file not in models and file not in documents:
                 self._prepare(Path(file), Path(file).name)
 
     def add_qimage(self, image) -> None:

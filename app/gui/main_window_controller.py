@@ -11,9 +11,15 @@ from PySide6.QtWidgets import QMessageBox
 from app import paths
 from app.gui.answer_controller import AnswerController, Question
 from app.gui.answer_runner import AnswerRunner
+from app.gui.assistant_answers import ChatKnowledge
+from app.gui.assistant_model import AssistantModel
+from app.gui.assistants_controller import AssistantsController
+from app.gui.knowledge_controller import KnowledgeController
 from app.gui.chat_transfer_controller import ChatTransferController
 from app.gui.server_controller import ServerController
 from app.gui.conversations_controller import ConversationsController
+from app.gui.document_controller import DocumentController
+from app.gui.sources_controller import SourcesController
 from app.gui.engine_service import EngineService
 from app.gui.image_controller import ImageController
 from app.gui.model_picker import ModelPicker
@@ -25,8 +31,10 @@ from app.settings import CONVERSATION_KEYS, SETTINGS, Settings, conversation_dec
 from app.gui.context_meter_controller import ContextMeterController
 from engine.chat import PromptPlanner, SamplingDefaults, sampling_for
 from engine.chat.answer import think_for, tokens_to_keep
+from engine.chat.documents_in_prompt import split_documents, typed_words
 from ui.context_meter import ContextMeter
 from engine.store import Store
+from engine.store.assistants import assistant_names, conversation_assistant
 from engine.tools.registry import TOOL_NAMES, ToolSettings
 from ui.drop_target import DropTarget
 from ui.image_viewer import show_image
@@ -53,17 +61,32 @@ class HearthController:
         self.conversations = ConversationsController(self.store, self.transcript,
                                                      lambda: self.settings.get("chat/system_prompt"))
         self.images = ImageController(w.composer, w)
+        self.sources = SourcesController(self.store, w)
+        self.documents = DocumentController(self.store, w.composer, self.images.tray, w,
+                                            folder=paths.data_dir() / "chat documents", n_ctx=self._n_ctx,
+                                            conversation=lambda: self.transcript.current_id,
+                                            new_conversation=self.conversations.new_conversation,
+                                            show_document=self.sources.show_text)
         self.transfers = ChatTransferController(self.store, paths.attachments_dir(), w,
                                                 open_chat=lambda: self.transcript.current_id)
         self.server = ServerController(self.settings, self.engine, w)
         self.planner = PromptPlanner(self.store, paths.attachments_dir())
         self.runner = AnswerRunner(self.store, self.planner)
+        self.knowledge = ChatKnowledge(self.store)
         self.answers = AnswerController(self.store, self.engine, self.transcript, w.composer, self.runner,
                                         sampling_defaults=self._sampling_defaults,
                                         new_conversation=self.conversations.new_conversation,
-                                        write_images=self.images.write, tool_settings=self._tool_settings)
+                                        write_images=self.images.write, tool_settings=self._tool_settings,
+                                        knowledge=self.knowledge,
+                                        prepare_model=AssistantModel(self.models, self.engine).prepare)
+        self.knowledge_index = KnowledgeController(w, self.knowledge)
+        w.knowledge_requested.connect(self.knowledge_index.open_dialog)
+        self.assistants = AssistantsController(
+            self.store, w, self.conversations, defaults=self._assistant_defaults,
+            collections=lambda: [c.name for c in self.knowledge_index.collections()])
+        self.assistants.assistants_changed.connect(self.refresh_conversations)
         self.meter = ContextMeterController(
-            ContextMeter(), w.composer.edit.toPlainText, self.engine, self.planner,
+            ContextMeter(), lambda: self.documents.draft(w.composer.edit.toPlainText()), self.engine, self.planner,
             conversation=lambda: self.transcript.current_id, images=lambda: len(self.images.pending),
             answer_tokens=self._answer_tokens, parent=w)
         w.composer.add_meter(self.meter.meter)
@@ -89,6 +112,16 @@ class HearthController:
         self.window_state.restore()
         self.images.problem.connect(w.composer.show_notice)
         self.images.model_files_dropped.connect(lambda files: self.models.add_file(files[0]))
+        self.images.document_files_dropped.connect(self.documents.add_files)
+        self.documents.problem.connect(w.composer.show_notice)
+        self.documents.status.connect(lambda text: w.statusBar().showMessage(text, 15000))
+        self.answers.conversations_changed.connect(self.documents.retitle)  # before the list shows the title
+        self.transcript.source_clicked.connect(self.sources.show_source)
+        self.transcript.document_clicked.connect(self.sources.show_sent_document)
+        self.transcript.documents_to_edit.connect(self.documents.restore)
+        self.answers.answer_finished.connect(self.transcript.show_sources)
+        if (retrieved := getattr(self.answers, "sources_retrieved", None)) is not None:
+            retrieved.connect(self.transcript.show_sources)
         self.drop_target = DropTarget(w)
         self.drop_target.watch(w)
         self.drop_target.watch(w.composer.edit)
@@ -102,6 +135,7 @@ class HearthController:
         w.messages.image_clicked.connect(lambda path: show_image(path, Path(path).name, w))
         w.composer.send_requested.connect(self._send)
         w.composer.stop_requested.connect(self.answers.stop)
+        w.composer.stop_requested.connect(self.documents.stop)
         w.conversations.new_requested.connect(self.conversations.new_conversation)
         w.conversations.conversation_selected.connect(self.transcript.open)
         w.conversations.search_hit_selected.connect(lambda cid, mid: self.transcript.open(cid, show_message=mid))
@@ -165,6 +199,7 @@ class HearthController:
         if self.library is not None:
             self.library.shutdown()
         self.voice.cancel()
+        self.knowledge_index.shutdown()
         self.speech.shutdown()
         self.server.shutdown()
         self.answers.shutdown(engine_stopped=self.engine.shutdown)
@@ -199,7 +234,9 @@ class HearthController:
 
     # -- conversations -------------------------------------------------------------
     def refresh_conversations(self) -> None:
-        self.window.conversations.set_conversations(self.store.list_conversations(), self.transcript.current_id)
+        conversations = self.store.list_conversations()
+        self.window.conversations.set_conversations(conversations, self.transcript.current_id,
+                                                    assistant_names(self.store, [c.id for c in conversations]))
 
     def _make_voice(self):
         """Push-to-talk: the button in the composer and F9 while the window has focus."""
@@ -252,17 +289,30 @@ class HearthController:
         if self.images.busy:
             composer.show_notice("Still preparing an image — send again in a moment.")
             return
+        if self.documents.busy:
+            composer.show_notice(self.documents.busy_note())
+            return
         if self.images.pending and (reason := self.models.vision_problem()):
             composer.show_notice(reason)
             return
-        if self.answers.ask(Question(None, text, list(self.images.pending.values()))):
+        self.documents.prepare(Question(None, text, list(self.images.pending.values())), self._ask)
+
+    def _ask(self, question: Question) -> None:
+        """The question (its documents in it) goes, or waits behind the answer under way."""
+        composer = self.window.composer
+        if self.answers.ask(question):
             composer.take_text()
             composer.show_notice("")
             self.images.clear()
+            self.documents.clear()
             self.transcript.give_back_draft()
 
+    def _n_ctx(self) -> int:
+        plan = self.engine.plan
+        return plan.n_ctx if plan is not None else int(self.settings.get("engine/n_ctx"))
+
     def _show_queue(self) -> None:
-        questions = [(q.text, len(q.images)) for q in self.answers.queued_here()]
+        questions = [(typed_words(q.text), len(q.images)) for q in self.answers.queued_here()]
         self.queued.set_questions(questions, answering=self.answers.streaming)
 
     def _edit_queued(self, index: int) -> None:
@@ -272,8 +322,10 @@ class HearthController:
             return
         composer = self.window.composer
         typed = composer.edit.toPlainText()
-        composer.set_text(f"{typed}\n{question.text}" if typed.strip() else question.text)
+        words, documents = split_documents(question.text)
+        composer.set_text(f"{typed}\n{words}" if typed.strip() else words)
         self.images.restore(question.images)
+        self.documents.restore([d.path for d in documents])
 
     def _start_mcp_servers(self) -> None:
         config = self.settings.get("tools/mcp_config").strip()
@@ -310,13 +362,20 @@ class HearthController:
         conversation = self.store.get_conversation(conversation_id) if conversation_id is not None else None
         defaults = self._sampling_defaults()
         endpoint = self.engine.endpoint
-        max_tokens = sampling_for(conversation, defaults).max_tokens
-        return tokens_to_keep(max_tokens, think_for(conversation, defaults), endpoint) if endpoint else max_tokens
+        assistant = conversation_assistant(self.store, conversation_id) if conversation is not None else None
+        max_tokens = sampling_for(conversation, defaults, assistant=assistant).max_tokens
+        return tokens_to_keep(max_tokens, think_for(conversation, defaults, assistant), endpoint) if endpoint else max_tokens
 
     def _sampling_defaults(self) -> SamplingDefaults:
         s = self.settings
         return SamplingDefaults(float(s.get("chat/temperature")), float(s.get("chat/top_p")), int(s.get("chat/max_tokens")),
                                 str(s.get("chat/think")))
+
+    def _assistant_defaults(self) -> dict[str, str]:
+        """How "Default" reads in the assistant editor: the values an assistant would fall back to."""
+        d = self._sampling_defaults()
+        return {"temperature": f"{d.temperature:g}", "top_p": f"{d.top_p:g}", "max_tokens": str(d.max_tokens),
+                "think": d.think.capitalize()}
 
     def _delete(self, conversation_id: int) -> None:
         conversation = self.store.get_conversation(conversation_id)

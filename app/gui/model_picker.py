@@ -43,13 +43,15 @@ class ModelPicker(QObject):
             return Path(chosen)
         return starter_llm_path()
 
-    def endpoint_plan(self) -> EndpointPlan | None:
-        """None when there is no model at all; raises ModelNotUsable for a file that is not one."""
+    def endpoint_plan(self, model: str = "") -> EndpointPlan | None:
+        """The picked model's plan, or `model`'s (an assistant's: a GGUF path, or a remote server's
+        model name) with the same engine settings. None when there is no model at all; raises
+        ModelNotUsable for a file that is not one."""
         s = self.settings
         if self.remote:
             return EndpointPlan(remote_url=s.get("remote/base_url"), remote_key=s.get("remote/api_key"),
-                                remote_model=s.get("remote/model"))
-        model = self.model_path()
+                                remote_model=model or s.get("remote/model"))
+        model = Path(model).expanduser() if model else self.model_path()
         if model is None:
             return None
         return local_plan(model, n_ctx=s.get("engine/n_ctx"), n_threads=s.get("engine/n_threads") or None,

@@ -7,9 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.chat.documents_in_prompt import DocumentInMessage, split_documents
 from engine.store import Store, StoreError
+from engine.store.answer_sources import sources_for
+from ui.document_chip import DocumentChips
 from ui.message_list import MessageList
 from ui.message_widget import MessageWidget
+from ui.sources_list import SourcesList
 
 PAGE = 24  # messages built when a chat opens; scrolling to the top brings the next page
 
@@ -36,6 +40,9 @@ class TranscriptController(QObject):
     current_changed = Signal(int)   # conversation id
     status = Signal(str)            # a line for the status bar
     left_chat = Signal()            # the chat on screen is about to change
+    source_clicked = Signal(object)       # an answer's AnswerSource: show its passage
+    document_clicked = Signal(int, object)  # conversation id, DocumentInMessage: show what was sent
+    documents_to_edit = Signal(list)      # paths of the documents an edited question carried
 
     def __init__(self, store: Store, view: MessageList, composer, attachments_dir: Path,
                  answering: Callable[[], bool]) -> None:
@@ -74,6 +81,7 @@ class TranscriptController(QObject):
         for message in messages:
             self.view.append_message(self.widget(message, attachments.get(message.id, []), steps.get(message.id, ()),
                                                  thoughts.get(message.id)))
+        self._show_sources(messages)
         if messages and messages[-1].role == "assistant":
             self.show_version_count(messages[-1].id)
         self.view.set_has_earlier(total > len(messages))
@@ -98,18 +106,61 @@ class TranscriptController(QObject):
         steps, thoughts = self._steps(older), self._thoughts(older)
         self.view.prepend_messages([self.widget(m, attachments.get(m.id, []), steps.get(m.id, ()), thoughts.get(m.id))
                                     for m in older])
+        self._show_sources(older)
         remaining = self.store.count_messages(self.current_id) - len(self.view.message_ids())
         self.view.set_has_earlier(remaining > 0)
 
     def widget(self, message, attachments=(), tool_steps=(), thinking=None) -> MessageWidget:
         images = [str(self._attachments_dir / a.path) for a in attachments]
-        widget = MessageWidget(message.id, message.role, message.content, state=message.state,
+        words, documents = split_documents(message.content) if message.role == "user" else (message.content, [])
+        widget = MessageWidget(message.id, message.role, words, state=message.state,
                                footer=footer_for(message, thinking), error=message.error, image_paths=images)
+        if documents:
+            self._show_documents(widget, message.conversation_id, documents)
         if thinking is not None:
             widget.set_thinking(thinking.text, thinking.seconds, thinking.tokens)
         for step in tool_steps:
             widget.show_tool_step(step)
         return widget
+
+    # -- the documents behind a question and an answer -------------------------------
+    def show_sources(self, message_id: int) -> None:
+        """An answer's sources are saved (retrieved, or the answer ended): list them under it."""
+        if (widget := self.view.widget_for(message_id)) is None:
+            return
+        try:
+            sources = sources_for(self.store, [message_id]).get(message_id)
+        except StoreError as exc:
+            self.status.emit(str(exc))
+            return
+        if sources:
+            self._add_sources_list(widget, sources)
+
+    def _show_sources(self, messages) -> None:
+        answers = [m.id for m in messages if m.role == "assistant"]
+        if not answers:
+            return
+        try:
+            found = sources_for(self.store, answers)
+        except StoreError as exc:
+            self.status.emit(str(exc))
+            return
+        for message_id, sources in found.items():
+            if widget := self.view.widget_for(message_id):
+                self._add_sources_list(widget, sources)
+
+    def _add_sources_list(self, widget: MessageWidget, sources) -> None:
+        listing = SourcesList(sources)
+        listing.source_clicked.connect(self.source_clicked.emit)
+        widget.add_below(listing, "answerSources")
+
+    def _show_documents(self, widget: MessageWidget, conversation_id: int, documents: list[DocumentInMessage]) -> None:
+        chips = DocumentChips([(d.name, _chars(d.chars) if d.whole else "indexed for this chat",
+                                f"{d.path}\n" + ("Sent whole with the message" if d.whole else
+                                                 "Too long to send whole: indexed, and passages come with each question"))
+                               for d in documents])
+        chips.activated.connect(lambda index: self.document_clicked.emit(conversation_id, documents[index]))
+        widget.add_below(chips, "messageDocuments")
 
     def _thoughts(self, messages) -> dict:
         return self.store.thinking_for([m.id for m in messages if m.role == "assistant"])
@@ -189,7 +240,10 @@ class TranscriptController(QObject):
         self._editing = message_id
         self._mark_editing(message_id, True)
         self.composer.set_editing(True)
-        self.composer.set_text(message.content)
+        words, documents = split_documents(message.content)
+        self.composer.set_text(words)
+        if documents:  # they go again with the new words, read again from their files
+            self.documents_to_edit.emit([d.path for d in documents])
 
     def edit_sent(self) -> None:
         """The edited words are saved: the old turn leaves the screen (the new one follows)."""
@@ -216,3 +270,7 @@ class TranscriptController(QObject):
     def _mark_editing(self, message_id: int, editing: bool) -> None:
         if widget := self.view.widget_for(message_id):
             widget.set_editing(editing)
+
+
+def _chars(count: int) -> str:
+    return f"{count:,} characters"

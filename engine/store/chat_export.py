@@ -20,11 +20,14 @@ from .chat_file import (
     FileAttachment,
     FileChat,
     FileMessage,
+    FileSource,
     FileThinking,
     FileToolStep,
     FileVersion,
     native_origin,
 )
+from .answer_sources import sources_for
+from .assistants import assistant_names
 from .database import Store
 
 
@@ -57,6 +60,7 @@ def read_chats(store: Store, attachments_dir: Path, conversation_ids: Iterable[i
                 raise ChatFileError(f"There is no chat {conversation_id} to export.")
             conversations.append(conversation)
     origins = store.conversation_origins([c.id for c in conversations])
+    assistants = assistant_names(store, [c.id for c in conversations])
     chats = []
     for conversation in conversations:
         messages = store.messages(conversation.id)
@@ -69,6 +73,7 @@ def read_chats(store: Store, attachments_dir: Path, conversation_ids: Iterable[i
             created_at=conversation.created_at,
             updated_at=conversation.updated_at,
             messages=_file_messages(store, Path(attachments_dir), messages),
+            assistant=assistants.get(conversation.id),
         ))
     return chats
 
@@ -79,6 +84,7 @@ def _file_messages(store: Store, attachments_dir: Path, messages: list) -> list[
     steps = store.tool_steps_for(ids)
     attachments = store.attachments_for(ids)
     versions = store.answer_versions_for(ids)
+    sources = sources_for(store, [m.id for m in messages if m.role == "assistant"])
     result = []
     for m in messages:
         thought = thinking.get(m.id)
@@ -96,6 +102,8 @@ def _file_messages(store: Store, attachments_dir: Path, messages: list) -> list[
             versions=[FileVersion(v.number, v.content, v.state, v.model, v.error, v.prompt_tokens,
                                   v.completion_tokens, v.prompt_ms, v.decode_ms, v.tokens_per_second, v.created_at)
                       for v in versions.get(m.id, [])],
+            sources=[FileSource(s.number, s.path, s.location, s.start, s.end, s.passage, s.collection)
+                     for s in sources.get(m.id, [])],
         ))
     return result
 

@@ -2,7 +2,8 @@
 
 Export reads the Store into these and writes them (JSON, markdown); import reads a file
 (Hearth's JSON, ChatGPT's conversations.json) into these and saves them in one transaction.
-One shape for both directions is what makes the round trip lossless.
+One shape for both directions is what makes the round trip lossless. Fields added since version
+1 (an answer's sources, a chat's assistant) are optional: older files import as they always did.
 """
 from __future__ import annotations
 
@@ -78,6 +79,18 @@ class FileThinking:
 
 
 @dataclass
+class FileSource:
+    """A passage an answer was given to cite as [number] (engine/store/answer_sources.py)."""
+    number: int
+    path: str
+    location: str
+    start: int
+    end: int
+    passage: str
+    collection: str
+
+
+@dataclass
 class FileMessage:
     id: int | str  # the id it had where it came from (ChatGPT's are UUIDs)
     role: str
@@ -96,6 +109,7 @@ class FileMessage:
     tool_steps: list[FileToolStep] = field(default_factory=list)
     attachments: list[FileAttachment] = field(default_factory=list)
     versions: list[FileVersion] = field(default_factory=list)  # on a question: its answers set aside
+    sources: list[FileSource] = field(default_factory=list)    # on an answer: the passages it was given
 
 
 @dataclass
@@ -108,6 +122,7 @@ class FileChat:
     created_at: float
     updated_at: float
     messages: list[FileMessage] = field(default_factory=list)
+    assistant: str | None = None  # the name of the assistant it answers as (None: a plain chat)
 
 
 class ShapeError(ChatFileError):

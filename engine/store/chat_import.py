@@ -27,6 +27,7 @@ from .chat_file import (
     FileAttachment,
     FileChat,
     FileMessage,
+    FileSource,
     FileThinking,
     FileToolStep,
     FileVersion,
@@ -179,7 +180,8 @@ def _chat(f: "_Fields", data: dict[str, bytes]) -> FileChat:
         id=chat_id,
         origin=f.text("origin", None) or native_origin(chat_id, created_at),
         title=f.text("title"), system_prompt=f.text("system_prompt", ""), settings=settings,
-        created_at=created_at, updated_at=f.number("updated_at", created_at), messages=messages)
+        created_at=created_at, updated_at=f.number("updated_at", created_at), messages=messages,
+        assistant=f.text("assistant", None))
 
 
 def _message(f: "_Fields", data: dict[str, bytes]) -> FileMessage:
@@ -199,6 +201,7 @@ def _message(f: "_Fields", data: dict[str, bytes]) -> FileMessage:
         attachments=[_attachment(_Fields(raw, f"{f.where}, attachment {i + 1}"), data)
                      for i, raw in enumerate(f.items("attachments"))],
         versions=_versions(f),
+        sources=_sources(f),
     )
 
 
@@ -234,6 +237,20 @@ def _versions(f: "_Fields") -> list[FileVersion]:
     if len(set(numbers)) != len(numbers) or any(n < 1 for n in numbers):
         raise ShapeError(f"{f.where}: its answer versions need distinct numbers from 1 up.")
     return versions
+
+
+def _sources(f: "_Fields") -> list[FileSource]:
+    sources = []
+    for i, raw in enumerate(f.items("sources")):
+        s = _Fields(raw, f"{f.where}, source {i + 1}")
+        sources.append(FileSource(
+            number=s.integer("number"), path=s.text("path"), location=s.text("location", ""),
+            start=s.integer("start"), end=s.integer("end"), passage=s.text("passage"),
+            collection=s.text("collection", "")))
+    numbers = [s.number for s in sources]
+    if len(set(numbers)) != len(numbers) or any(n < 1 for n in numbers):
+        raise ShapeError(f"{f.where}: its sources need distinct numbers from 1 up.")
+    return sources
 
 
 _REQUIRED = object()
@@ -317,10 +334,10 @@ def _origins_here(tx: sqlite3.Connection) -> set[str]:
 
 def _insert_chat(tx: sqlite3.Connection, attachments_dir: Path, chat: FileChat, written: list[Path]) -> None:
     conversation_id = tx.execute(
-        "INSERT INTO conversations (title, system_prompt, settings_json, created_at, updated_at, origin) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO conversations (title, system_prompt, settings_json, created_at, updated_at, origin, "
+        "assistant_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (_text(chat.title), _text(chat.system_prompt), _settings_json(chat.settings), chat.created_at,
-         chat.updated_at, _text(chat.origin))).lastrowid
+         chat.updated_at, _text(chat.origin), _assistant_here(tx, chat.assistant))).lastrowid
     for m in chat.messages:
         message_id = tx.execute(
             "INSERT INTO messages (conversation_id, role, content, model, state, error, prompt_tokens, "
@@ -345,6 +362,11 @@ def _insert_chat(tx: sqlite3.Connection, attachments_dir: Path, chat: FileChat, 
             tx.execute("INSERT INTO attachments (message_id, sha256, mime, path, width, height, bytes) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (message_id, a.sha256, _text(a.mime), relative, a.width, a.height, a.size))
+        tx.executemany(
+            "INSERT INTO answer_sources (message_id, number, collection, path, location, start, end, passage) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(message_id, s.number, _text(s.collection), _text(s.path), _text(s.location), s.start, s.end,
+              _text(s.passage)) for s in m.sources])
         for v in m.versions:
             tx.execute(
                 "INSERT INTO answer_versions (question_id, number, content, state, model, error, prompt_tokens, "
@@ -367,6 +389,14 @@ def _keep_attachment(attachments_dir: Path, attachment: FileAttachment, written:
     if not existed:
         written.append(target)
     return relative
+
+
+def _assistant_here(tx: sqlite3.Connection, name: str | None) -> int | None:
+    """The chat answers as the assistant of that name here, if there is one (None: a plain chat)."""
+    if not name:
+        return None
+    row = tx.execute("SELECT id FROM assistants WHERE name = ? AND deleted_at IS NULL", (_text(name),)).fetchone()
+    return row[0] if row else None
 
 
 def _maybe_text(value: str | None) -> str | None:

@@ -13,11 +13,12 @@ from typing import Callable, Iterable
 from urllib.parse import quote
 
 from .chat_export import ExportReport, write_atomically, read_chats, report_for
-from .chat_file import ChatFileError, FileAttachment, FileChat, FileMessage, extension_for
+from .chat_file import ChatFileError, FileAttachment, FileChat, FileMessage, FileSource, extension_for
 from .database import Store
 
 WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+|!~-])")
 
 
 def write_markdown_export(store: Store, attachments_dir: Path, out: Path,
@@ -102,6 +103,8 @@ def _render_message(message: FileMessage, image_link: Callable[[FileAttachment],
             lines += ["Result:", "", _fenced(step.result, ""), ""]
     if message.content:
         lines += [message.content, ""]
+    if message.sources:
+        lines += ["**Sources**", "", *(f"- {_source_line(source)}" for source in message.sources), ""]
     for number, attachment in enumerate(message.attachments, 1):
         link = image_link(attachment)
         lines += [f"![image {number}]({link})" if link else f"*(image {number} is missing)*", ""]
@@ -110,6 +113,25 @@ def _render_message(message: FileMessage, image_link: Callable[[FileAttachment],
     elif message.state == "error":
         lines += [f"*This answer failed: {message.error or 'unknown error'}*", ""]
     return lines
+
+
+def _source_line(source: FileSource) -> str:
+    """"[1] report.pdf · page 3 — `/the/full/path`", every character of the file's words as itself."""
+    name = _escaped(Path(source.path).name or source.path)
+    where = " ".join(source.location.split())
+    line = f"\\[{source.number}\\] {name}" + (f" · {_escaped(where)}" if where else "")
+    return f"{line} — {_code_span(' '.join(source.path.split()))}"
+
+
+def _escaped(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _code_span(text: str) -> str:
+    """Inline code no backtick run inside `text` can close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
 
 
 def _shown_of(question: FileMessage) -> tuple[int, int]:

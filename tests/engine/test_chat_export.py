@@ -17,10 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.store import Store, StoreError
+from engine.store.answer_sources import save_sources, sources_for
+from engine.store.assistants import conversation_assistant, create_assistant, set_conversation_assistant
 from engine.store.chat_export import read_chats, to_document, write_json_export
 from engine.store.chat_file import ChatFileError
 from engine.store.chat_import import import_chats, read_chat_file, save_chats
 from engine.store.chat_markdown import safe_file_name, write_markdown_export
+from engine.store.records import AnswerSource
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cf"
                     "c0f01f0005000201a5d6a3a40000000049454e44ae426082")
@@ -35,6 +38,7 @@ class Answer:
     model: str | None
     thinking: str | None
     tool_result: str | None
+    sources: list[str]  # passages of the user's documents it was given to cite
 
 
 @dataclass
@@ -55,7 +59,8 @@ class ChatSpec:
 
 words = st.text(max_size=30)
 answers = st.builds(Answer, words, st.sampled_from(["complete", "interrupted", "error"]),
-                    st.none() | st.sampled_from(["smollm2", "qwen"]), st.none() | words, st.none() | words)
+                    st.none() | st.sampled_from(["smollm2", "qwen"]), st.none() | words, st.none() | words,
+                    st.lists(words, max_size=2))
 turns = st.builds(Turn, words, st.lists(st.binary(min_size=1, max_size=40), max_size=2),
                   st.lists(answers, min_size=0, max_size=3), st.integers(1, 3))
 chat_specs = st.builds(
@@ -85,6 +90,9 @@ def build_history(store: Store, attachments_dir: Path, specs: list[ChatSpec]) ->
                                                arguments='{"expression": "2+2"}', preamble="Let me add.")
                     store.update_tool_step(step.id, state="done", approval="once", result=spec_answer.tool_result,
                                            ok=True, elapsed_s=0.01)
+                save_sources(store, answer.id, [
+                    AnswerSource(number, f"/docs/{passage[:8]}.md", passage[:5], 3, 3 + len(passage), passage, "notes")
+                    for number, passage in enumerate(spec_answer.sources, 1)])
                 if index < len(turn.answers) - 1:
                     store.set_aside_answer(answer.id)
             if answer is not None:
@@ -177,6 +185,66 @@ def test_a_chat_keeps_its_times_versions_thinking_tools_and_image_bytes(tmp_path
     destination.close()
 
 
+def a_chat_with_sources(store: Store, assistant: str | None = "Cook") -> tuple[int, int]:
+    """A chat asked of an assistant whose answer cites two passages of the user's recipes."""
+    chat = store.create_conversation("Crêpes")
+    if assistant is not None:
+        set_conversation_assistant(store, chat.id, create_assistant(store, assistant, knowledge=("recipes",)).id)
+    store.add_message(chat.id, "user", "How long does the batter rest?")
+    answer = store.add_message(chat.id, "assistant", "One hour [1], or overnight [2].")
+    save_sources(store, answer.id, [
+        AnswerSource(1, "/home/me/recipes/crêpes.pdf", "page 2", 120, 171,
+                     "Let the batter rest for one hour at room temperature.", "recipes"),
+        AnswerSource(2, "/home/me/recipes/notes_[old].md", "Batter > Resting", 0, 34,
+                     "Overnight in the fridge is better.", "recipes")])
+    return chat.id, answer.id
+
+
+def test_an_answers_sources_and_the_chats_assistant_travel_with_the_chat(tmp_path: Path) -> None:
+    with Store(":memory:") as source, Store(":memory:") as destination:
+        chat_id, answer_id = a_chat_with_sources(source)
+        write_json_export(source, tmp_path / "a", tmp_path / "chats.json")
+        document = json.loads((tmp_path / "chats.json").read_text(encoding="utf-8"))
+        assert document["version"] == 1, "optional fields need no new version"
+        [chat] = document["conversations"]
+        assert chat["assistant"] == "Cook"
+        assert [s["number"] for s in chat["messages"][1]["sources"]] == [1, 2]
+
+        create_assistant(destination, "Cook")  # the same assistant exists where the chat goes
+        import_chats(destination, tmp_path / "b", tmp_path / "chats.json")
+        [copy_] = destination.list_conversations()
+        assert conversation_assistant(destination, copy_.id).name == "Cook"
+        _, answer = destination.messages(copy_.id)
+        assert sources_for(destination, [answer.id])[answer.id] == sources_for(source, [answer_id])[answer_id]
+        assert without_ids(to_document(read_chats(destination, tmp_path / "b"))) == without_ids(document)
+
+
+def test_a_chat_whose_assistant_is_not_here_comes_in_as_a_plain_chat(tmp_path: Path) -> None:
+    with Store(":memory:") as source, Store(":memory:") as destination:
+        a_chat_with_sources(source, assistant="Sommelier")
+        write_json_export(source, tmp_path / "a", tmp_path / "chats.json")
+        import_chats(destination, tmp_path / "b", tmp_path / "chats.json")
+        [copy_] = destination.list_conversations()
+        assert conversation_assistant(destination, copy_.id) is None
+        _, answer = destination.messages(copy_.id)
+        assert len(sources_for(destination, [answer.id])[answer.id]) == 2, "the sources come anyway"
+
+
+def test_a_file_from_before_sources_and_assistants_still_imports(tmp_path: Path) -> None:
+    with Store(":memory:") as source, Store(":memory:") as destination:
+        a_chat_with_sources(source)
+        document = to_document(read_chats(source, tmp_path / "a"))
+        for chat in document["conversations"]:
+            del chat["assistant"]
+            for message in chat["messages"]:
+                del message["sources"]
+        path = tmp_path / "old.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        assert import_chats(destination, tmp_path / "b", path).imported == 1
+        [copy_] = destination.list_conversations()
+        assert [m.content for m in destination.messages(copy_.id)][1] == "One hour [1], or overnight [2]."
+
+
 # ---------------------------------------------------------------- ChatGPT
 
 def chatgpt_node(node_id, parent, children, role=None, text=None, when=None, **extra):
@@ -264,6 +332,13 @@ def with_bad_role(document: dict) -> dict:
     return document
 
 
+def with_twice_the_same_source(document: dict) -> dict:
+    document["conversations"][1]["messages"][1]["sources"] = [
+        {"number": 1, "path": "/a.md", "start": 0, "end": 1, "passage": "a"},
+        {"number": 1, "path": "/b.md", "start": 0, "end": 1, "passage": "b"}]
+    return document
+
+
 def with_newer_version(document: dict) -> dict:
     document["version"] = 2
     return document
@@ -279,6 +354,7 @@ def with_damaged_image(document: dict) -> dict:
     (with_duplicate_message, "message id 1 appears twice"),
     (with_bad_role, "conversation 2, message 2: 'role' must be one of system, user, assistant"),
     (with_newer_version, "written by a newer Hearth (chat file version 2"),
+    (with_twice_the_same_source, "conversation 2, message 2: its sources need distinct numbers from 1 up"),
     (with_damaged_image, "does not match its sha256"),
     (lambda d: {"format": "hearth-chats", "version": 1, "conversations": {"a": 1}}, "'conversations' must be a list"),
     (lambda d: {"chats": []}, "not a chat export Hearth can read"),
@@ -364,6 +440,17 @@ def test_one_chat_reads_as_markdown_with_its_image_beside_it(tmp_path: Path) -> 
     assert f"![image 1]({image})" in text
     assert (tmp_path / "out" / image).read_bytes() == PNG
     assert report.conversations == 1
+
+
+def test_an_answer_in_markdown_lists_its_sources_under_it(tmp_path: Path) -> None:
+    with Store(":memory:") as store:
+        chat_id, _ = a_chat_with_sources(store)
+        write_markdown_export(store, tmp_path / "attachments", tmp_path / "crepes.md", [chat_id])
+    text = (tmp_path / "crepes.md").read_text(encoding="utf-8")
+    answer_at, sources_at = text.index("One hour [1], or overnight [2]."), text.index("**Sources**")
+    assert answer_at < sources_at
+    assert "- \\[1\\] crêpes.pdf · page 2 — `/home/me/recipes/crêpes.pdf`" in text
+    assert "- \\[2\\] notes\\_\\[old\\].md · Batter \\> Resting — `/home/me/recipes/notes_[old].md`" in text
 
 
 def test_several_chats_become_a_folder_of_safely_named_files(tmp_path: Path) -> None:
