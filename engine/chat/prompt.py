@@ -11,6 +11,7 @@ from itertools import groupby
 from pathlib import Path
 
 from engine.chat.context_meter import draft_message, draft_tokens, image_tokens
+from engine.chat.documents_in_prompt import typed_words
 from engine.chat.excerpts import (EXCERPT_SHARE, MIN_EXCERPT_TOKENS, Retrieval, Retriever, fit_excerpts,
                                   with_excerpts)
 from engine.chat.records import ContextReading
@@ -179,8 +180,20 @@ class PromptPlanner:
             note = () if not question.strip() else (
                 "The question leaves no room in this model's context window for excerpts of your documents.",)
             return Retrieval((), note)
-        found = retriever(question, room * CHARS_PER_TOKEN)
-        return Retrieval(fit_excerpts(found.sources, room, count), found.notes)
+        query = typed_words(question) or question  # documents sent whole are not the question
+        budget_chars = room * CHARS_PER_TOKEN
+        best: Retrieval | None = None
+        for _ in range(4):
+            found = retriever(query, budget_chars)
+            kept = fit_excerpts(found.sources, room, count)
+            if best is None or _quoted(kept) > _quoted(best.sources):
+                best = Retrieval(kept, found.notes)
+            if len(kept) == len(found.sources):
+                break
+            # The characters-per-token guess let in more than the model's count allows (a whole
+            # file, say): ask again for less, so passages take the place of what did not fit.
+            budget_chars = int(budget_chars * 0.6)
+        return best
 
     def history(self, conversation_id: int, *, exclude: int | None = None, with_images: bool = True) -> list[dict]:
         """The conversation as chat messages, oldest first; failed answers with no words left out."""
@@ -239,3 +252,7 @@ class PromptPlanner:
         if len(self._counts) + len(counts) > TOKEN_CACHE_SIZE:
             self._counts.clear()
         self._counts.update(counts)
+
+
+def _quoted(sources) -> int:  # noqa: ANN001 - AnswerSource records
+    return sum(len(source.passage) for source in sources)

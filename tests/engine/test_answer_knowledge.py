@@ -160,3 +160,31 @@ def test_a_missing_collection_is_a_note_and_the_answer_goes_on(store, endpoint, 
 
     assert events[0].notes == ("There is no knowledge collection named 'gone'; this answer does without it.",)
     assert events[0].sources and isinstance(events[-1], AnswerFinished)
+
+
+def test_a_file_that_fits_by_characters_but_not_by_tokens_still_gives_passages(store, endpoint, planner, tmp_path):
+    """Digits cost a token each: a file short enough by the characters-per-token guess to go in
+    whole is far too long by the model's count, so its passages go in instead of nothing."""
+    folder = tmp_path / "lockers"
+    folder.mkdir()
+    lines = [f"Locker {n:03d} opens with code {n * 7919 % 100000:05d}-{n * 104729 % 100000:05d}." for n in range(40)]
+    lines[23] = "The vault under the town hall opens with code 55210-90817."
+    (folder / "codes.txt").write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    knowledge = KnowledgeStore(store)
+    embedder = MiniLmEmbedder()
+    collection = knowledge.create_collection("lockers", embedder.name, embedder.dimension)
+    knowledge.add_roots(collection, [str(folder)])
+    list(index_collection(knowledge, "lockers", embedder))
+    text = (folder / "codes.txt").read_text()
+    chat = store.create_conversation("Vault").id
+    store.add_message(chat, "user", "What code opens the vault under the town hall?")
+    reply = begin_answer(store, chat)
+    room_chars = int(N_CTX * EXCERPT_SHARE) * 4
+    assert len(text) <= room_chars < endpoint.client.count_tokens(text) * 4, "the file must fit only by the guess"
+
+    found = planner.retrieve(endpoint, chat, reply.id, 16, collection_retriever(knowledge, ["lockers"]))
+
+    assert found.sources, "nothing at all reached the model"
+    assert all(s.location != "whole file" for s in found.sources)
+    assert all(s.passage in text for s in found.sources)
+    assert endpoint.client.count_tokens("".join(s.passage for s in found.sources)) <= N_CTX * EXCERPT_SHARE
