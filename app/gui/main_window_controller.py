@@ -437,15 +437,34 @@ class HearthController:
         if conversation is None:
             return
         decl = conversation_declarations()
-        values = {k: conversation.settings.get(k, self.settings.get(k)) for k in CONVERSATION_KEYS}
+        inherited = self._inherited_settings(conversation.id)
+        values = {k: conversation.settings.get(k, inherited[k]) for k in CONVERSATION_KEYS}
         values["chat/system_prompt"] = conversation.system_prompt
         dialog = SettingsDialog(decl, values, f"Settings for “{conversation.title}”", self.window)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         result = dialog.result_values()
         prompt = result.pop("chat/system_prompt")
-        self.store.update_conversation(conversation.id, system_prompt=prompt, settings={**conversation.settings, **result})
+        # Only what differs from the assistant's (or the defaults) becomes the chat's own: OK on an
+        # untouched dialog must not pin today's values over the assistant's later edits.
+        own = {k: v for k, v in conversation.settings.items() if k not in CONVERSATION_KEYS}
+        own.update({k: v for k, v in result.items() if v != inherited[k]})
+        self.store.update_conversation(conversation.id, system_prompt=prompt, settings=own)
         self.meter.refresh()
+
+    def _inherited_settings(self, conversation_id: int) -> dict:
+        """What the chat answers with when it sets nothing itself: its assistant's, else the defaults."""
+        from engine.store.assistants import conversation_assistant
+
+        values = {k: self.settings.get(k) for k in CONVERSATION_KEYS}
+        assistant = conversation_assistant(self.store, conversation_id)
+        if assistant is not None:
+            for key, mine in (("chat/temperature", assistant.temperature), ("chat/top_p", assistant.top_p),
+                              ("chat/max_tokens", assistant.max_tokens), ("chat/think", assistant.think or None),
+                              ("tools/enabled", None if assistant.tools is None else ",".join(assistant.tools))):
+                if mine is not None:
+                    values[key] = mine
+        return values
 
     # -- the local server for other apps ---------------------------------------------
     def _show_server_key(self, key: str, url: str) -> None:
