@@ -36,3 +36,15 @@ def send(qtbot, hearth, text: str) -> None:
 
 def last_widget(hearth):
     return hearth.window.messages.widgets()[-1]
+
+
+def store_chat(title: str, question: str, answer: str) -> None:
+    """A chat already in the history of the Hearth about to start (its data folder's database)."""
+    from app import paths
+    from engine.store import Store
+
+    store = Store(paths.database_path())
+    conversation = store.create_conversation(title)
+    store.add_message(conversation.id, "user", question)
+    store.add_message(conversation.id, "assistant", answer)
+    store.close()

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QComboBox, QTabWidget
 
 from engine.speech.spoken_text import spoken_sentences
-from tests.support.app import last_widget, running_hearth, send
+from tests.support.app import last_widget, running_hearth, send, store_chat
 from tests.support.openai_server import scripted_server
 from tests.support.pulse import pulse  # noqa: F401 - fixture
 
@@ -34,14 +34,7 @@ def speaker(pulse):
 
 
 def a_stored_chat(answer: str = STORED_ANSWER) -> None:
-    from app import paths
-    from engine.store import Store
-
-    store = Store(paths.database_path())
-    conversation = store.create_conversation("Tides")
-    store.add_message(conversation.id, "user", "How do tides work?")
-    store.add_message(conversation.id, "assistant", answer)
-    store.close()
+    store_chat("Tides", "How do tides work?", answer)
 
 
 def record_sentences(hearth) -> list[tuple[float, str]]:

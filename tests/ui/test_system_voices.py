@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QTabWidget
 
 from app.gui.system_voices import ENGINE_ENV, SystemVoices, qt_rate, qt_volume
 from engine.speech.spoken_text import spoken_sentences
-from tests.support.app import last_widget, running_hearth, send
+from tests.support.app import last_widget, running_hearth, send, store_chat
 from tests.support.openai_server import scripted_server
 from tests.support.pulse import pulse  # noqa: F401 - fixture
 
@@ -39,14 +39,7 @@ def system_voices(monkeypatch, pulse):
 
 
 def a_stored_chat(answer: str = ANSWER) -> None:
-    from app import paths
-    from engine.store import Store
-
-    store = Store(paths.database_path())
-    conversation = store.create_conversation("Tides")
-    store.add_message(conversation.id, "user", "How do tides work?")
-    store.add_message(conversation.id, "assistant", answer)
-    store.close()
+    store_chat("Tides", "How do tides work?", answer)
 
 
 def the_engine(hearth) -> QTextToSpeech:
