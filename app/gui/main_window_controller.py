@@ -52,7 +52,7 @@ class HearthController:
         self.settings = Settings()
         self.window = window or MainWindow()
         self.store, self.recovery = Store.open_or_recover(paths.database_path())
-        self.store.purge_deleted()
+        self._purge_deleted_chats()
         self.engine = EngineService(paths.logs_dir())
         w = self.window
         self.models = ModelPicker(w, self.settings, self.engine)
@@ -451,6 +451,17 @@ class HearthController:
         own.update({k: v for k, v in result.items() if v != inherited[k]})
         self.store.update_conversation(conversation.id, system_prompt=prompt, settings=own)
         self.meter.refresh()
+
+    def _purge_deleted_chats(self) -> None:
+        """Chats deleted in an earlier run are past Undo: they go for good, with the documents
+        indexed for them (their passages, vectors and kept copies)."""
+        deleted = self.store.deleted_conversation_ids()
+        self.store.purge_deleted()
+        if deleted:
+            from engine.knowledge.attached import forget_chats
+            from engine.knowledge.index_store import KnowledgeStore
+
+            forget_chats(KnowledgeStore(self.store), deleted, paths.data_dir() / "chat documents")
 
     def _inherited_settings(self, conversation_id: int) -> dict:
         """What the chat answers with when it sets nothing itself: its assistant's, else the defaults."""

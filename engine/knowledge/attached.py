@@ -37,9 +37,12 @@ class ReadDocument:
         return Path(self.path).name
 
 
+CHAT_PREFIX = "chat:"
+
+
 def chat_collection(conversation_id: int) -> str:
     """The name of a chat's private collection (the answer runner searches it when it exists)."""
-    return f"chat:{conversation_id}"
+    return f"{CHAT_PREFIX}{conversation_id}"
 
 
 def read_attached(path: str | os.PathLike[str]) -> ReadDocument:
@@ -107,3 +110,28 @@ def indexed_text(knowledge: KnowledgeStore, conversation_id: int, name: str) -> 
         if Path(path).name == name and known.state == "indexed":
             return path, knowledge.document_text(known.id)
     return None
+
+
+def forget_chats(knowledge: KnowledgeStore, conversation_ids: Sequence[int], folder: Path) -> int:
+    """A purged chat's documents go with it: its private collection (passages and vectors) and the
+    kept copies no remaining chat still indexes. Returns how many copies were removed."""
+    for conversation_id in conversation_ids:
+        collection_id = knowledge.collection_id(chat_collection(conversation_id))
+        if collection_id is not None:
+            knowledge.delete_collection(collection_id)
+    in_use = {str(Path(root)) for c in knowledge.collections() if c.name.startswith(CHAT_PREFIX)
+              for root in knowledge.roots(c.id)}
+    removed = 0
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    for path in folder.rglob("*"):
+        if path.is_file() and str(path) not in in_use:
+            path.unlink(missing_ok=True)
+            removed += 1
+    for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        try:
+            directory.rmdir()  # only the empty ones
+        except OSError:
+            pass
+    return removed

@@ -241,6 +241,11 @@ class Store:
         with self._transaction("restore the conversation") as tx:
             tx.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
 
+    def deleted_conversation_ids(self) -> list[int]:
+        """Chats deleted but not yet purged (what `purge_deleted` is about to remove)."""
+        with self._reading("read the deleted conversations") as conn:
+            return [row[0] for row in conn.execute("SELECT id FROM conversations WHERE deleted_at IS NOT NULL")]
+
     def purge_deleted(self) -> int:
         """Really delete soft-deleted conversations (with their messages and attachment rows); return how many.
 

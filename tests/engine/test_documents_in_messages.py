@@ -159,3 +159,26 @@ def test_a_source_is_found_in_its_file_or_the_index_or_shown_alone(tmp_path: Pat
 
     whole = AnswerSource(2, str(tmp_path / "gone.txt"), "whole file", 0, 5, "Hello", "docs")
     assert (source_document(None, whole).start, source_document(None, whole).end) == (0, 0)
+
+
+def test_a_purged_chat_takes_its_indexed_documents_with_it(tmp_path: Path) -> None:
+    """Deleting a chat for good deletes its passages, vectors and kept copies; a copy another chat
+    still indexes stays."""
+    folder = tmp_path / "kept"
+    shared, private = tmp_path / "shared.md", tmp_path / "private.md"
+    shared.write_text("# Shared\n\n" + "\n\n".join(f"Shared line {n}." for n in range(50)))
+    private.write_text("# Private\n\n" + "\n\n".join(f"Private line {n}." for n in range(50)))
+    with Store(":memory:") as store:
+        knowledge = KnowledgeStore(store)
+        kept_shared, kept_private = (keep_copy(folder, read_attached(p)) for p in (shared, private))
+        list(index_for_chat(knowledge, 1, [kept_shared, kept_private], WordCounter()))
+        list(index_for_chat(knowledge, 2, [kept_shared], WordCounter()))
+
+        removed = attached.forget_chats(knowledge, [1], folder)
+
+        assert removed == 1 and not kept_private.exists() and kept_shared.exists()
+        assert [c.name for c in knowledge.collections()] == ["chat:2"]
+        assert knowledge.keyword_candidates(knowledge.collection_id("chat:2"), "Private", 10) == []
+        assert indexed_text(knowledge, 1, "private.md") is None
+        attached.forget_chats(knowledge, [2], folder)
+        assert knowledge.collections() == [] and not any(folder.rglob("*.md"))
