@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject
 from app.gui.answer_controller import AnswerController
 from app.gui.answer_runner import AnswerRunner
 from app.gui.audio_output import output_devices
+from app.gui.recorder import available_devices, device_id
 from app.gui.read_aloud_buttons import ReadAloudButtons
 from app.gui.speak_answers import SpeakAnswersChoice
 from app.gui.speech_controller import PREPARING, SAMPLE_SENTENCE, SPEAKING, SpeechController, SpeechPrefs
@@ -124,9 +125,10 @@ class SpeechSetup(QObject):
             seen.setdefault(voice.language, f"{voice.name} ({voice.language})")
         system = [(voice.label, voice.value) for voice in self.controller.system.voices()]
         speakers = [("System default", ""), *output_devices()]
+        microphones = [("System default", ""), *((d.description(), device_id(d)) for d in available_devices())]
         return {"voice/speech_voice": [*system, *((label, language) for language, label in seen.items())] or
                 [(values.get("voice/speech_voice", ""), values.get("voice/speech_voice", ""))],
-                "voice/output_device": speakers, "voice/code_blocks": CODE_BLOCK_OPTIONS}
+                "voice/output_device": speakers, "voice/device": microphones, "voice/code_blocks": CODE_BLOCK_OPTIONS}
 
     def connect_test_button(self, dialog) -> None:
         """Test speaks a sample with the voice, rate, volume and speaker chosen in the dialog (a

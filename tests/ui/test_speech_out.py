@@ -186,6 +186,8 @@ def test_settings_voice_lists_voices_and_speakers_and_test_speaks_the_dialogs_ch
             seen["voice"] = voice.currentData()
             seen["speakers"] = [dialog.editor("voice/output_device").itemText(i)
                                 for i in range(dialog.editor("voice/output_device").count())]
+            microphones = dialog.editor("voice/device")
+            seen["microphones"] = [microphones.itemText(i) for i in range(microphones.count())]
             blocks = dialog.editor("voice/code_blocks")
             seen["code blocks"] = [blocks.itemText(i) for i in range(blocks.count())]
             dialog.editor("voice/speech_rate").setValue(220)
@@ -200,6 +202,7 @@ def test_settings_voice_lists_voices_and_speakers_and_test_speaks_the_dialogs_ch
 
         assert seen["voices"] > 20 and seen["voice"] == "en-us"
         assert seen["speakers"][0] == "System default" and len(seen["speakers"]) >= 2
+        assert seen["microphones"][0] == "System default" and len(seen["microphones"]) >= 2  # picked, not typed
         assert seen["code blocks"] == ["Say \u201ccode block, N lines\u201d", "Skip them"]
         assert [s for _, s in queued] == ["Hello!", "This is how Hearth sounds when it reads an answer aloud."]
         assert seen["test prefs"].rate == 220 and seen["test prefs"].voice == "en-gb"
