@@ -409,6 +409,9 @@ class Store:
                 tx.execute(f"UPDATE messages SET ({VERSION_COLUMNS}) = (SELECT {VERSION_COLUMNS} FROM answer_versions "
                            "WHERE question_id = ? AND number = ?), updated_at = ? WHERE id = ?",
                            (question, number, time.time(), answer_id))
+                sources = tx.execute("SELECT sources_json FROM answer_versions WHERE question_id = ? AND number = ?",
+                                     (question, number)).fetchone()[0]
+                _show_version_sources(tx, answer_id, sources)
                 tx.execute("DELETE FROM answer_versions WHERE question_id = ? AND number = ?", (question, number))
         message = self.get_message(answer_id)
         assert message is not None
@@ -808,9 +811,26 @@ def _question_of(conn: sqlite3.Connection, answer_id: int) -> int | None:
 
 
 def _keep_as_version(conn: sqlite3.Connection, answer_id: int, question_id: int, number: int) -> None:
-    """Copy the answer on show into the kept versions as `number`."""
-    conn.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}) "
-                 f"SELECT ?, ?, {VERSION_COLUMNS} FROM messages WHERE id = ?", (question_id, number, answer_id))
+    """Copy the answer on show into the kept versions as `number`, with the sources it cited."""
+    conn.execute(f"INSERT INTO answer_versions (question_id, number, {VERSION_COLUMNS}, sources_json) "
+                 f"SELECT ?, ?, {VERSION_COLUMNS}, ({SOURCES_AS_JSON}) FROM messages WHERE id = ?",
+                 (question_id, number, answer_id, answer_id))
+
+
+# An answer's sources as one JSON array (NULL when it has none), and back into answer_sources.
+SOURCES_AS_JSON = ("SELECT json_group_array(json_object('number', number, 'collection', collection, 'path', path, "
+                   "'location', location, 'start', start, 'end', end, 'passage', passage)) FROM answer_sources "
+                   "WHERE message_id = ? HAVING count(*) > 0")
+
+
+def _show_version_sources(conn: sqlite3.Connection, answer_id: int, sources_json: str | None) -> None:
+    conn.execute("DELETE FROM answer_sources WHERE message_id = ?", (answer_id,))
+    if sources_json:
+        conn.execute("INSERT INTO answer_sources (message_id, number, collection, path, location, start, end, passage) "
+                     "SELECT ?, json_extract(value, '$.number'), json_extract(value, '$.collection'), "
+                     "json_extract(value, '$.path'), json_extract(value, '$.location'), json_extract(value, '$.start'), "
+                     "json_extract(value, '$.end'), json_extract(value, '$.passage') FROM json_each(?)",
+                     (answer_id, sources_json))
 
 
 def _version_numbers(conn: sqlite3.Connection, question_id: int) -> tuple[int, int]:

@@ -394,3 +394,10 @@ def m009_assistants_and_answer_sources(conn: sqlite3.Connection) -> None:
             """,
         ],
     )
+
+
+@migration
+def m010_version_sources(conn: sqlite3.Connection) -> None:
+    """An answer set aside by Regenerate keeps the sources it cited: shown again, its [1] and [2]
+    point at its own passages, not at the newer answer's."""
+    _run(conn, ["ALTER TABLE answer_versions ADD COLUMN sources_json TEXT"])

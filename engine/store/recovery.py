@@ -43,7 +43,7 @@ MESSAGE_FIELDS = (
 ATTACHMENT_FIELDS = ("id", "message_id", "sha256", "mime", "path", "width", "height", "bytes")
 VERSION_FIELDS = (
     "id", "question_id", "number", "content", "state", "model", "error", "prompt_tokens", "completion_tokens",
-    "prompt_ms", "decode_ms", "tokens_per_second", "created_at",
+    "prompt_ms", "decode_ms", "tokens_per_second", "created_at", "sources_json",
 )  # fmt: skip
 TOOL_STEP_FIELDS = (
     "id", "message_id", "round", "call_id", "name", "arguments", "preamble", "state", "approval", "result", "ok",
@@ -340,7 +340,9 @@ def _guess_table(record: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     if not isinstance(rowid, int):
         return None
     for table, fields in TABLES.items():
-        older = {len(fields) - 2, len(fields) - 1} if table == "conversations" else set()  # before origin, assistant
+        # Rows written before later columns were added: conversations' origin and assistant, versions' sources.
+        older = ({len(fields) - 2, len(fields) - 1} if table == "conversations"
+                 else {len(fields) - 1} if table == "answer_versions" else set())
         if record.get("nfield") not in {len(fields), *older}:
             continue
         row = {field: record.get(f"c{index}") for index, field in enumerate(fields)}
@@ -549,7 +551,17 @@ def _clean_version(raw: dict[str, Any], now: float) -> dict[str, Any] | None:
         "number": _integer(raw.get("number")) or 0,
         **_clean_text_and_figures(raw),
         "created_at": _number(raw.get("created_at")) or now,
+        "sources_json": _json_list(raw.get("sources_json")),
     }
+
+
+def _json_list(value: Any) -> str | None:
+    """A JSON array kept as text, or None when it is missing or unreadable."""
+    text = _as_text(value)
+    try:
+        return text if text is not None and isinstance(json.loads(text), list) else None
+    except ValueError:
+        return None
 
 
 def _renumber(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:

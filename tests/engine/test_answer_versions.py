@@ -119,3 +119,26 @@ def test_a_version_missing_from_the_middle_is_refused_and_nothing_changes(store)
     with pytest.raises(StoreError, match="no version 4"):
         store.show_answer_version(answer, 4)
     assert store.get_message(answer).content == "Howdy."
+
+
+def test_each_version_keeps_the_sources_it_cited(store):
+    from engine.store.answer_sources import save_sources, sources_for
+    from engine.store.records import AnswerSource
+
+    chat = store.create_conversation("Ferry").id
+    _, first = ask(store, chat, "When does the ferry leave?", "At 7:40 [1].")
+    save_sources(store, first, [AnswerSource(1, "/docs/timetable.md", "Ferry", 0, 20, "The ferry leaves at 7:40.")])
+    second = regenerate(store, first, "At 7:40, from pier 3 [1][2].")
+    save_sources(store, second, [AnswerSource(1, "/docs/timetable.md", "Ferry", 0, 20, "The ferry leaves at 7:40."),
+                                 AnswerSource(2, "/docs/harbour.md", "Piers", 5, 30, "Ferries use pier 3.")])
+
+    store.show_answer_version(second, 1)
+    assert [s.path for s in sources_for(store, [second])[second]] == ["/docs/timetable.md"]
+    store.show_answer_version(second, 2)
+    shown = sources_for(store, [second])[second]
+    assert [(s.number, s.path, s.passage) for s in shown] == [
+        (1, "/docs/timetable.md", "The ferry leaves at 7:40."), (2, "/docs/harbour.md", "Ferries use pier 3.")]
+    third = regenerate(store, second, "It leaves at dawn.")  # an answer without sources
+    assert sources_for(store, [third]) == {}
+    store.show_answer_version(third, 2)
+    assert len(sources_for(store, [third])[third]) == 2

@@ -235,6 +235,7 @@ def test_answers_kept_by_regenerate_come_back_with_their_question(tmp_path: Path
     chat = store.create_conversation("Birds")
     question = store.add_message(chat.id, "user", "Name a bird.")
     answer = store.add_message(chat.id, "assistant", "An owl.")
+    save_sources(store, answer.id, [AnswerSource(1, "/docs/birds.md", "Owls", 0, 9, "Owls hoot.")])
     for text in ("A heron.", "A wren."):
         store.set_aside_answer(answer.id)
         answer = store.add_message(chat.id, "assistant", text)
@@ -248,6 +249,8 @@ def test_answers_kept_by_regenerate_come_back_with_their_question(tmp_path: Path
     assert store.get_message(answer.id).content == "A heron."
     assert store.answer_versions(answer.id) == (3, 3)
     assert [store.show_answer_version(answer.id, n).content for n in (1, 2, 3)] == ["An owl.", "A wren.", "A heron."]
+    store.show_answer_version(answer.id, 1)
+    assert [s.passage for s in sources_for(store, [answer.id])[answer.id]] == ["Owls hoot."]  # the owl's own source
     assert store.integrity_check() == "ok"
     store.close()
 
