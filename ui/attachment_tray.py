@@ -10,7 +10,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from ui.safe_text import plain_tooltip
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QScrollArea, QSizePolicy, QToolButton, QWidget
 
-from ui.document_chip import DocumentChip
+from ui.document_chip import DocumentChip, remove_button
 from ui.image_viewer import ImageSource, load_pixmap
 
 THUMBNAIL_SIDE = 64
@@ -44,14 +44,7 @@ class AttachmentThumbnail(QFrame):
         self.picture.setAccessibleName(label)
         self.picture.clicked.connect(lambda: self.activated.emit(self.key))
 
-        self.remove_button = QToolButton(self)
-        self.remove_button.setObjectName("removeAttachment")
-        self.remove_button.setText("×")
-        self.remove_button.setAutoRaise(True)
-        self.remove_button.setFixedSize(18, 18)
-        self.remove_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.remove_button.setToolTip(plain_tooltip(f"Remove {label}"))
-        self.remove_button.setAccessibleName(f"Remove {label}")
+        self.remove_button = remove_button(label, self)
         self.remove_button.clicked.connect(lambda: self.remove_clicked.emit(self.key))
 
         layout = QGridLayout(self)

@@ -68,13 +68,7 @@ class DocumentChip(QFrame):
         row.addWidget(self.detail)
         self.remove_button: QToolButton | None = None
         if removable:
-            self.remove_button = QToolButton(text="×")
-            self.remove_button.setObjectName("removeAttachment")
-            self.remove_button.setAutoRaise(True)
-            self.remove_button.setFixedSize(18, 18)
-            self.remove_button.setCursor(Qt.CursorShape.PointingHandCursor)
-            self.remove_button.setToolTip(plain_tooltip(f"Remove {label}"))
-            self.remove_button.setAccessibleName(f"Remove {label}")
+            self.remove_button = remove_button(label, self)
             self.remove_button.clicked.connect(lambda: self.remove_clicked.emit(self.key))
             row.addWidget(self.remove_button)
         self.set_detail(detail)
@@ -103,3 +97,16 @@ class DocumentChips(QWidget):
             row.addWidget(chip)
             self.chips.append(chip)
         row.addStretch(1)
+
+
+def remove_button(label: str, parent: QWidget | None = None) -> QToolButton:
+    """The small × that takes an attachment (image or document) off the message."""
+    button = QToolButton(parent)
+    button.setObjectName("removeAttachment")
+    button.setText("×")
+    button.setAutoRaise(True)
+    button.setFixedSize(18, 18)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    button.setToolTip(plain_tooltip(f"Remove {label}"))  # file names are untrusted
+    button.setAccessibleName(f"Remove {label}")
+    return button

@@ -17,6 +17,7 @@ from engine.chat.excerpts import Retriever
 from engine.chat.think_budget import ThinkPlan
 from engine.llm.client import Sampling
 from engine.store import Store
+from engine.knowledge.attached import CHAT_PREFIX, chat_collection
 from engine.store.assistants import conversation_assistant
 from engine.store.records import Assistant, Conversation
 from engine.tools.registry import TOOL_NAMES, ToolSettings
@@ -24,17 +25,9 @@ from engine.tools.registry import TOOL_NAMES, ToolSettings
 if TYPE_CHECKING:
     from engine.knowledge.index_store import KnowledgeStore
 
-PRIVATE_PREFIX = "chat:"
-
-
-def chat_collection(conversation_id: int) -> str:
-    """The name of the collection holding the documents attached in one chat's composer."""
-    return f"{PRIVATE_PREFIX}{conversation_id}"
-
-
 def is_private(collection: str) -> bool:
     """A chat's own collection: not offered to assistants nor listed in the Knowledge dialog."""
-    return collection.startswith(PRIVATE_PREFIX)
+    return collection.startswith(CHAT_PREFIX)
 
 
 @dataclass(frozen=True)
