@@ -5,7 +5,6 @@ a script reading a pipe can start at once); each request then gets one line on s
 SIGTERM stops the server and its engine host."""
 from __future__ import annotations
 
-import secrets
 import signal
 import sys
 import threading
@@ -26,16 +25,13 @@ def add_parser(subparsers) -> None:
     serve.set_defaults(func=run_serve)
 
 
-def new_key() -> str:
-    return f"hearth-{secrets.token_urlsafe(24)}"
-
-
 def run_serve(args) -> int:
     from app.cli import fail
     from engine.llm.endpoint import ModelNotUsable, local_plan, open_endpoint
     from engine.llm.host import EngineError
     from engine.models.starter import starter_llm_path
     from engine.server.front import create_front
+    from engine.server.keys import new_key
     from engine.server.ledger import Ledger, ServedRequest
     from engine.server.relay import Upstream
     from engine.server.serve import LocalServer, ServerError

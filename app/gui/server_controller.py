@@ -10,14 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.gui.operations import Tickets, run_in_background
+from engine.server.keys import new_key
 from engine.server.ledger import Ledger, ServedRequest
 from engine.server.relay import Upstream
-
-
-def new_key() -> str:
-    from app.cli.serve import new_key as make
-
-    return make()
 
 
 class ServerController(QObject):

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from engine.cancel import Cancel
 from engine.server.ledger import Ledger, ServedRequest, now
-from engine.server.relay import WAITING, RelayError, Tally, Upstream, assemble, new_answer_id, relay_chat
+from engine.server.relay import WAITING, RelayError, Tally, Upstream, assemble, host_count, new_answer_id, relay_chat
 
 MAX_BODY_BYTES = 64 * 1024 * 1024   # a few large inline images
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -255,20 +255,7 @@ def _usage(prompt_tokens: int | None, completion_tokens: int) -> dict:
 
 def _prompt_tokens(source: Upstream, messages: list) -> int | None:
     """The prompt's tokens as the model's template frames it (the host counts without waiting)."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(source.base_url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request("POST", "/hearth/tokenize/chat", body=json.dumps({"messages": messages}).encode(),
-                           headers={"Authorization": f"Bearer {source.api_key}", "Content-Type": "application/json"})
-        response = connection.getresponse()
-        return int(json.loads(response.read())["count"]) if response.status == 200 else None
-    except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
-        return None
-    finally:
-        connection.close()
+    return host_count(source, "/hearth/tokenize/chat", {"messages": messages}, lambda reply: reply["count"])
 
 
 async def _json_body(request: Request) -> dict | Response:

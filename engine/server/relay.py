@@ -203,17 +203,22 @@ def _open_stream(upstream: Upstream, request: dict, cancel: Cancel, turn) -> Ite
 def count_tokens(upstream: Upstream, text: str, fallback: int) -> int:
     """Tokens of `text` by the host's tokenizer, without waiting for the model (a paused stream
     never sends its usage figure)."""
+    counted = host_count(upstream, "/hearth/tokenize/counts", {"inputs": [text]}, lambda reply: reply["counts"][0])
+    return fallback if counted is None else counted
+
+
+def host_count(upstream: Upstream, path: str, body: dict, pick: Callable[[dict], object]) -> int | None:
+    """A count from one of the host's own tokenizer routes (they never wait for the model);
+    None when the host cannot say."""
     parts = urlsplit(upstream.base_url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        connection.request("POST", "/hearth/tokenize/counts", body=json.dumps({"inputs": [text]}).encode(),
+        connection.request("POST", path, body=json.dumps(body).encode(),
                            headers={"Authorization": f"Bearer {upstream.api_key}", "Content-Type": "application/json"})
         response = connection.getresponse()
-        if response.status != 200:
-            return fallback
-        return int(json.loads(response.read())["counts"][0])
+        return int(pick(json.loads(response.read()))) if response.status == 200 else None
     except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError, TypeError):
-        return fallback
+        return None
     finally:
         connection.close()
 
