@@ -30,7 +30,7 @@ from app.gui.window_state import WindowState
 from app.settings import CONVERSATION_KEYS, SETTINGS, Settings, conversation_declarations
 from app.gui.context_meter_controller import ContextMeterController
 from engine.chat import PromptPlanner, SamplingDefaults, sampling_for
-from engine.chat.answer import think_for, tokens_to_keep
+from engine.chat.answer import think_for, tokens_to_keep, tool_names_for
 from engine.chat.documents_in_prompt import split_documents, typed_words
 from ui.context_meter import ContextMeter
 from engine.store import Store
@@ -120,8 +120,7 @@ class HearthController:
         self.transcript.document_clicked.connect(self.sources.show_sent_document)
         self.transcript.documents_to_edit.connect(self.documents.restore)
         self.answers.answer_finished.connect(self.transcript.show_sources)
-        if (retrieved := getattr(self.answers, "sources_retrieved", None)) is not None:
-            retrieved.connect(self.transcript.show_sources)
+        self.answers.sources_retrieved.connect(self.transcript.show_sources)
         self.drop_target = DropTarget(w)
         self.drop_target.watch(w)
         self.drop_target.watch(w.composer.edit)
@@ -464,18 +463,15 @@ class HearthController:
             forget_chats(KnowledgeStore(self.store), deleted, paths.data_dir() / "chat documents")
 
     def _inherited_settings(self, conversation_id: int) -> dict:
-        """What the chat answers with when it sets nothing itself: its assistant's, else the defaults."""
-        from engine.store.assistants import conversation_assistant
-
-        values = {k: self.settings.get(k) for k in CONVERSATION_KEYS}
+        """What the chat answers with when it sets nothing itself: its assistant's, else the
+        defaults (the engine's own precedence, asked without the chat's overrides)."""
         assistant = conversation_assistant(self.store, conversation_id)
-        if assistant is not None:
-            for key, mine in (("chat/temperature", assistant.temperature), ("chat/top_p", assistant.top_p),
-                              ("chat/max_tokens", assistant.max_tokens), ("chat/think", assistant.think or None),
-                              ("tools/enabled", None if assistant.tools is None else ",".join(assistant.tools))):
-                if mine is not None:
-                    values[key] = mine
-        return values
+        defaults = self._sampling_defaults()
+        sampling = sampling_for(None, defaults, assistant=assistant)
+        default_tools = [n.strip() for n in str(self.settings.get("tools/enabled")).split(",") if n.strip()]
+        return {"chat/temperature": sampling.temperature, "chat/top_p": sampling.top_p,
+                "chat/max_tokens": sampling.max_tokens, "chat/think": think_for(None, defaults, assistant).level.value,
+                "tools/enabled": ",".join(tool_names_for(None, assistant, default_tools))}
 
     # -- the local server for other apps ---------------------------------------------
     def _show_server_key(self, key: str, url: str) -> None:
