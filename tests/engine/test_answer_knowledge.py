@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.chat import PromptPlanner, answer, begin_answer
+from engine.chat import answer, begin_answer
 from engine.chat.events import AnswerFinished, AnswerPlanned, SourcesRetrieved
 from engine.chat.excerpts import EXCERPT_SHARE, EXCERPTS_CLOSE, EXCERPTS_OPEN, collection_retriever
 from engine.knowledge.index_store import KnowledgeStore
@@ -17,6 +17,7 @@ from engine.knowledge.minilm import MiniLmEmbedder
 from engine.llm.client import Sampling
 from engine.llm.endpoint import local_plan, open_endpoint
 from engine.store import Store
+from tests.support.engine import RecordingPlanner
 from engine.store.answer_sources import sources_for
 from engine.store.assistants import create_assistant, start_conversation
 
@@ -63,17 +64,6 @@ def store(tmp_path, archive):
         knowledge.add_roots(collection, [str(archive)])
         list(index_collection(knowledge, "village", embedder))
         yield opened
-
-
-class RecordingPlanner(PromptPlanner):
-    def __init__(self, store: Store, attachments_dir: Path) -> None:
-        super().__init__(store, attachments_dir)
-        self.prompts = []
-
-    def plan(self, *args, **kwargs):
-        planned = super().plan(*args, **kwargs)
-        self.prompts.append(planned)
-        return planned
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from engine.cancel import Cancel
-from engine.chat import PromptPlanner, answer, begin_answer
+from engine.chat import answer, begin_answer
 from engine.chat.answer import SAVE_EVERY_S, STOPPED_EARLY
 from engine.chat.events import AnswerDelta, AnswerFailed, AnswerFinished, AnswerPlanned
 from engine.llm.client import Sampling
 from engine.llm.endpoint import local_plan, open_endpoint
 from engine.store import Store
+from tests.support.engine import RecordingPlanner
 from engine.store.database import FULL_MESSAGE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,19 +52,6 @@ def endpoint(starter_model, tmp_path_factory):
 def store(tmp_path):
     with Store(tmp_path / "hearth.sqlite3") as opened:
         yield opened
-
-
-class RecordingPlanner(PromptPlanner):
-    """The real planner, keeping each prompt it made so a story can look at what the model saw."""
-
-    def __init__(self, store: Store, attachments_dir: Path) -> None:
-        super().__init__(store, attachments_dir)
-        self.prompts = []
-
-    def plan(self, *args, **kwargs):
-        planned = super().plan(*args, **kwargs)
-        self.prompts.append(planned)
-        return planned
 
 
 @pytest.fixture
