@@ -6,8 +6,10 @@ next token) registers a closer with `on_cancel`, and cancelling calls it at once
 """
 from __future__ import annotations
 
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 class Cancelled(Exception):
@@ -39,6 +41,29 @@ class Cancel:
                 return
         _quietly(closer)
 
+    @contextmanager
+    def closing(self, closer: Callable[[], object]) -> Iterator[None]:
+        """Call `closer` if cancelled while the block runs, and never once it has left: a pooled
+        connection outlives the answer that used it, and shutting it then would break the next
+        request on it (or, closed from here, a read on whatever reused its file descriptor)."""
+        gate = threading.Lock()
+        armed = True
+
+        def guarded() -> None:
+            with gate:
+                if armed:
+                    closer()
+
+        self.on_cancel(guarded)
+        try:
+            yield
+        finally:
+            with gate:
+                armed = False
+            with self._lock:
+                if guarded in self._closers:
+                    self._closers.remove(guarded)
+
     def raise_if_cancelled(self) -> None:
         if self.cancelled:
             raise Cancelled()
@@ -52,4 +77,14 @@ def _quietly(closer: Callable[[], object]) -> None:
     try:
         closer()
     except Exception:  # noqa: BLE001 - closing something already dead is fine
+        pass
+
+
+def wake_reader(sock: socket.socket) -> None:
+    """Wake a read blocked on `sock` from another thread. Closing it would not wake the read
+    (Linux keeps the socket alive under it), and would free its descriptor for the next socket
+    opened, which the read could then end up on; the reading thread closes it itself."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain call, also for a TLS socket
+    except OSError:
         pass

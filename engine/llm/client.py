@@ -7,14 +7,16 @@ generating when it sees the disconnect.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from functools import partial
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.cancel import Cancel
+from engine.cancel import Cancel, wake_reader
 
 if TYPE_CHECKING:
     import openai
@@ -170,53 +172,55 @@ class ChatClient:
             raise EngineUnavailableError(f"Cannot reach the model server at {self.base_url}.") from exc
         except openai.APIStatusError as exc:
             raise ChatError(_status_message(exc)) from exc
-        cancel.on_cancel(response.close)
+        sock = _socket_of(response.http_response)
+        stop_reading = partial(wake_reader, sock) if sock is not None else response.close
         try:
-            # Server-sent events parsed here with json.loads: building a typed chunk object per
-            # token cost ~0.3 ms of CPU that, on a small machine, llama.cpp's threads lose.
-            for line in response.iter_lines():
-                if cancel.cancelled:
-                    finish = "cancelled"
-                    break
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    break
-                chunk = json.loads(payload)
-                if isinstance(chunk.get("error"), dict):
-                    raise ChatError(f"The model server reported an error: {chunk['error'].get('message', chunk['error'])}")
-                usage = chunk.get("usage")
-                if usage and usage.get("prompt_tokens"):
-                    prompt_tokens = usage["prompt_tokens"]
-                if usage and isinstance(usage.get("completion_tokens"), int):
-                    reported_tokens = usage["completion_tokens"]
-                choices = chunk.get("choices")
-                if not choices:
-                    continue
-                choice = choices[0]
-                delta = choice.get("delta") or {}
-                for piece in delta.get("tool_calls") or ():
-                    _gather_call(calls, piece)
-                    last_at = time.perf_counter()  # a call is the answer's output too: it times the turn
-                    first_at = first_at or last_at
-                thought = delta.get("reasoning_content") or delta.get("reasoning")
-                if isinstance(thought, str) and thought:
-                    now = time.perf_counter()
-                    first_at = first_at or now
-                    last_at = now
-                    tokens += 1  # a thought is output too: without a usage figure, count it
-                    yield ReasoningDelta(thought)
-                text = delta.get("content")
-                if text:
-                    now = time.perf_counter()
-                    if first_at is None:
-                        first_at = now
-                    last_at = now
-                    tokens += 1
-                    yield TextDelta(text)
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
+            with cancel.closing(stop_reading):
+                # Server-sent events parsed here with json.loads: building a typed chunk object per
+                # token cost ~0.3 ms of CPU that, on a small machine, llama.cpp's threads lose.
+                for line in response.iter_lines():
+                    if cancel.cancelled:
+                        finish = "cancelled"
+                        break
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == "[DONE]":
+                        break
+                    chunk = json.loads(payload)
+                    if isinstance(chunk.get("error"), dict):
+                        raise ChatError(f"The model server reported an error: {chunk['error'].get('message', chunk['error'])}")
+                    usage = chunk.get("usage")
+                    if usage and usage.get("prompt_tokens"):
+                        prompt_tokens = usage["prompt_tokens"]
+                    if usage and isinstance(usage.get("completion_tokens"), int):
+                        reported_tokens = usage["completion_tokens"]
+                    choices = chunk.get("choices")
+                    if not choices:
+                        continue
+                    choice = choices[0]
+                    delta = choice.get("delta") or {}
+                    for piece in delta.get("tool_calls") or ():
+                        _gather_call(calls, piece)
+                        last_at = time.perf_counter()  # a call is the answer's output too: it times the turn
+                        first_at = first_at or last_at
+                    thought = delta.get("reasoning_content") or delta.get("reasoning")
+                    if isinstance(thought, str) and thought:
+                        now = time.perf_counter()
+                        first_at = first_at or now
+                        last_at = now
+                        tokens += 1  # a thought is output too: without a usage figure, count it
+                        yield ReasoningDelta(thought)
+                    text = delta.get("content")
+                    if text:
+                        now = time.perf_counter()
+                        if first_at is None:
+                            first_at = now
+                        last_at = now
+                        tokens += 1
+                        yield TextDelta(text)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
         except ChatError:
             raise
         except (openai.APIConnectionError, openai.APIError) as exc:
@@ -235,6 +239,8 @@ class ChatClient:
                 manager.__exit__(None, None, None)
             except Exception:  # noqa: BLE001 - closing a broken stream
                 pass
+        if finish is None and cancel.cancelled:
+            finish = "cancelled"  # Stop shut the connection: to a body read until the end, that is its end
         if finish is None:
             # The stream ended without a finish reason: the server failed after it had begun
             # answering (llama_cpp.server does this when, e.g., a chat template raises).
@@ -277,6 +283,13 @@ class ChatClient:
             return self._client.post(self.base_url.removesuffix("/v1") + path, body=body, cast_to=object)
         except Exception:  # noqa: BLE001
             return None
+
+
+def _socket_of(response) -> socket.socket | None:  # noqa: ANN001 - an httpx response
+    """The connection's socket, so that Stop can wake the read waiting on it."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    return sock if isinstance(sock, socket.socket) else None
 
 
 _IMPORT_LOCK = threading.Lock()

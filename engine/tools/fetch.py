@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-from engine.cancel import Cancel, Cancelled
+from engine.cancel import Cancel, Cancelled, wake_reader
 from engine.knowledge.extract import ExtractionError, extract_text, human_size
 from engine.tools.base import RESULT_BUDGET, ToolResult, ToolSpec
 
@@ -307,7 +307,7 @@ class _Job:
         stream = info.get("return_value")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
-            self.stop.on_cancel(lambda: _shutdown(sock))
+            self.stop.on_cancel(lambda: wake_reader(sock))
 
     def _named(self, url: str, hops: list[str]) -> str:
         return f"{url} (redirected from {self.url})" if hops else url
@@ -647,11 +647,3 @@ def _content_length(response: httpx2.Response) -> int | None:
 
 def _cut_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _shutdown(sock: socket.socket) -> None:
-    """Wake a read blocked on `sock` (closing it from another thread would not)."""
-    try:
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass

@@ -6,7 +6,9 @@ or llama.cpp server looks like to Hearth, with replies the test decides.
 structured call, or `{"reasoning": ..., "content": ..., "field": "reasoning_content"}` for a thought
 sent apart from the answer (its arguments streamed in two pieces, as servers do), or
 `{"endless_thought": "word", "field": None or "reasoning_content"}` for a thought that never ends
-(streamed until the client hangs up). `server.requests` keeps
+(streamed until the client hangs up), or `{"stall_after": "words"}` for a server that sends some
+words and then goes quiet with the connection open (until the client hangs up or the test ends).
+`server.requests` keeps
 every chat request's JSON body so a test can see exactly what Hearth sent.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ScriptedServer:
         self.api_key = api_key
         self.replies: list[str] = []
         self.requests: list[dict] = []
+        self.stopping = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._http.daemon_threads = True
 
@@ -74,6 +77,9 @@ class ScriptedServer:
                 server.requests.append(body)
                 reply = server._next_reply()
                 model = body.get("model", "")
+                if isinstance(reply, dict) and "stall_after" in reply:
+                    self._stream_then_stall(reply, model)
+                    return
                 if isinstance(reply, dict) and "endless_thought" in reply:
                     self._stream_endless_thought(reply, model)
                     return
@@ -114,6 +120,23 @@ class ScriptedServer:
                 self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, model)
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
+
+            def _stream_then_stall(self, reply: dict, model: str) -> None:
+                """A server that stops sending mid-answer but keeps the connection open."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for word in reply["stall_after"].split(" "):
+                    self._event({"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}, model)
+                self.connection.settimeout(1.0)
+                while not server.stopping.is_set():
+                    try:
+                        if not self.connection.recv(1):  # the client hung up
+                            return
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        return
 
             def _stream_endless_thought(self, reply: dict, model: str) -> None:
                 """A model lost in thought: one token after another until Hearth hangs up."""
@@ -160,6 +183,7 @@ class ScriptedServer:
         threading.Thread(target=self._http.serve_forever, name="scripted-openai", daemon=True).start()
 
     def stop(self) -> None:
+        self.stopping.set()
         self._http.shutdown()
         self._http.server_close()
 
