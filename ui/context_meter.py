@@ -48,6 +48,8 @@ class ContextMeter(QWidget):
                  f"  System prompt: {reading.system}", f"  Earlier turns: {reading.history}",
                  f"  Images: {reading.images}", f"  Your draft: {reading.draft}",
                  f"  Kept for the answer: {reading.answer_room}"]
+        if reading.excerpts:
+            lines.append(f"  Kept for passages of your documents: up to {reading.excerpts}")
         if reading.left_out_now:
             lines.append(f"{reading.left_out_now} earlier message{'s are' if reading.left_out_now != 1 else ' is'} "
                          "already out of the prompt.")

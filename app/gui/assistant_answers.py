@@ -8,6 +8,7 @@ Documents attached in the composer are indexed into a collection private to the 
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -47,14 +48,16 @@ class ChatKnowledge:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._knowledge: KnowledgeStore | None = None
+        self._making = threading.Lock()  # the context meter asks from its own thread
 
     @property
     def knowledge(self) -> "KnowledgeStore":
-        if self._knowledge is None:
-            from engine.knowledge.index_store import KnowledgeStore
+        with self._making:
+            if self._knowledge is None:
+                from engine.knowledge.index_store import KnowledgeStore
 
-            self._knowledge = KnowledgeStore(self._store)
-        return self._knowledge
+                self._knowledge = KnowledgeStore(self._store)
+            return self._knowledge
 
     def names_for(self, conversation_id: int | None, assistant: Assistant | None) -> tuple[str, ...]:
         """The assistant's collections, then the chat's private one when it exists."""

@@ -1,7 +1,7 @@
 """Keeps the context meter by the composer current: re-counted off the GUI thread at most every
 COALESCE_MS while the user types (keystrokes in between share one count), when the chat changes,
 when an answer ends and when the model changes. A count that arrives after the user moved on is
-dropped."""
+dropped. A chat that answers from documents keeps room for their passages in the reading."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,7 +18,9 @@ COALESCE_MS = 250
 class ContextMeterController(QObject):
     def __init__(self, meter: ContextMeter, draft: Callable[[], str], engine, planner: PromptPlanner,
                  conversation: Callable[[], int | None], images: Callable[[], int],
-                 answer_tokens: Callable[[int | None], int], parent: QObject | None = None) -> None:
+                 answer_tokens: Callable[[int | None], int],
+                 documents: Callable[[int | None], bool] = lambda _conversation: False,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.meter = meter
         self._draft = draft
@@ -27,6 +29,7 @@ class ContextMeterController(QObject):
         self._conversation = conversation
         self._images = images
         self._answer_tokens = answer_tokens
+        self._documents = documents  # whether the chat's questions retrieve passages (asked off the GUI thread)
         self._tickets = Tickets()
         self._pool = QThreadPool(self)  # its own thread: never behind a model load
         self._pool.setMaxThreadCount(1)
@@ -49,9 +52,10 @@ class ContextMeterController(QObject):
             return
         conversation, draft, images = self._conversation(), self._draft(), self._images()
         room = self._answer_tokens(conversation)
-        planner = self._planner
+        planner, documents = self._planner, self._documents
         ticket = self._tickets.next()
-        run_in_background(lambda: planner.reading(endpoint, conversation, draft, images, room),
+        run_in_background(lambda: planner.reading(endpoint, conversation, draft, images, room,
+                                                  documents=documents(conversation)),
                           on_success=self._show, on_failure=self._failed, ticket=ticket, tickets=self._tickets,
                           pool=self._pool)
 

@@ -88,7 +88,7 @@ class HearthController:
         self.meter = ContextMeterController(
             ContextMeter(), lambda: self.documents.draft(w.composer.edit.toPlainText()), self.engine, self.planner,
             conversation=lambda: self.transcript.current_id, images=lambda: len(self.images.pending),
-            answer_tokens=self._answer_tokens, parent=w)
+            answer_tokens=self._answer_tokens, documents=self._answers_from_documents, parent=w)
         w.composer.add_meter(self.meter.meter)
         w.composer.edit.textChanged.connect(self.meter.refresh)
         self.transcript.current_changed.connect(self.meter.refresh)
@@ -461,6 +461,13 @@ class HearthController:
             from engine.knowledge.index_store import KnowledgeStore
 
             forget_chats(KnowledgeStore(self.store), deleted, paths.data_dir() / "chat documents")
+
+    def _answers_from_documents(self, conversation_id: int | None) -> bool:
+        """Whether the chat's questions retrieve passages (its assistant's collections or its own
+        indexed documents): the context meter keeps room for them."""
+        if conversation_id is None:
+            return False
+        return bool(self.knowledge.names_for(conversation_id, conversation_assistant(self.store, conversation_id)))
 
     def _inherited_settings(self, conversation_id: int) -> dict:
         """What the chat answers with when it sets nothing itself: its assistant's, else the

@@ -40,6 +40,13 @@ def answer_room(requested: int, n_ctx: int) -> int:
     return min(requested, max(MIN_ANSWER_TOKENS, n_ctx // 2))
 
 
+def excerpt_room(n_ctx: int, answer: int, question: int, system: int) -> int:
+    """Tokens a question's excerpts may take: at most EXCERPT_SHARE of the window (the rest keeps
+    recent turns in view), and no more than the system prompt, the question and the answer leave."""
+    used = answer + question + 2 * PER_MESSAGE_OVERHEAD + (system + PER_MESSAGE_OVERHEAD if system else 0)
+    return min(int(n_ctx * EXCERPT_SHARE), n_ctx - used)
+
+
 def system_prompt_for(conversation: Conversation | None, assistant: Assistant | None) -> str:
     """The assistant's instructions, then the chat's own system prompt (either may be empty)."""
     parts = [assistant.instructions.strip() if assistant else "", conversation.system_prompt if conversation else ""]
@@ -125,9 +132,11 @@ class PromptPlanner:
         return PlannedPrompt(messages, plan, n_ctx, max_tokens)
 
     def reading(self, endpoint: Endpoint, conversation_id: int, draft: str, images: int,
-                max_tokens: int) -> ContextReading:
+                max_tokens: int, *, documents: bool = False) -> ContextReading:
         """The context meter: what the next request would hold with `draft` (and `images` attached)
-        sent now. Safe beside a streaming answer: it reads the planner's memory, never moves it."""
+        sent now. Safe beside a streaming answer: it reads the planner's memory, never moves it.
+        `documents`: the chat retrieves passages of documents for each question, so the room
+        they may take is kept as well (retrieved only when sent: the most they may take)."""
         system_prompt = self.system_prompt(conversation_id)
         n_ctx = endpoint.plan.n_ctx
         max_tokens = answer_room(max_tokens, n_ctx)
@@ -140,12 +149,15 @@ class PromptPlanner:
             return typed if text is draft else cached(text)
 
         keep_from = self._prompt_start.get(conversation_id, 0)
+        system_words = cached(system_prompt) if system_prompt.strip() else 0
+        reserve = excerpt_room(n_ctx, max_tokens, typed, system_words) if documents and draft.strip() else 0
+        reserve = reserve if reserve >= MIN_EXCERPT_TOKENS else 0
         now = plan_prompt(system_prompt, history, n_ctx=n_ctx, max_tokens=max_tokens, count=cached,
                           keep_from=keep_from) if history else None
         sent = draft_message(draft, images)
-        after = plan_prompt(system_prompt, [*history, sent], n_ctx=n_ctx, max_tokens=max_tokens, count=count,
-                            keep_from=keep_from)
-        system = cached(system_prompt) + PER_MESSAGE_OVERHEAD if system_prompt.strip() else 0
+        after = plan_prompt(system_prompt, [*history, sent], n_ctx=n_ctx, max_tokens=max_tokens + reserve,
+                            count=count, keep_from=keep_from)
+        system = system_words + PER_MESSAGE_OVERHEAD if system_prompt.strip() else 0
         kept = after.messages[1:] if system else after.messages
         pictures = image_tokens(kept)
         drafted = draft_tokens(count, draft)
@@ -156,7 +168,7 @@ class PromptPlanner:
         return ContextReading(n_ctx=n_ctx, system=system, history=max(prompt_tokens - system - drafted - pictures, 0),
                               images=pictures, draft=drafted, answer_room=max_tokens,
                               left_out_now=now.dropped if now else 0, left_out_next=after.dropped,
-                              exact=endpoint.counts_exactly)
+                              exact=endpoint.counts_exactly, excerpts=reserve)
 
     def system_prompt(self, conversation_id: int) -> str:
         """What the chat's prompts begin with: its assistant's instructions and its own system prompt."""
@@ -173,9 +185,8 @@ class PromptPlanner:
         history = self.history(conversation_id, exclude=answer_id, with_images=False)
         question = next((m["content"] for m in reversed(history) if m.get("role") == "user"), "")
         count = self._counter(endpoint, system_prompt, [{"role": "user", "content": question}], n_ctx)
-        used = answer_room(max_tokens, n_ctx) + count(question) + 2 * PER_MESSAGE_OVERHEAD
-        used += count(system_prompt) + PER_MESSAGE_OVERHEAD if system_prompt.strip() else 0
-        room = min(int(n_ctx * EXCERPT_SHARE), n_ctx - used)
+        room = excerpt_room(n_ctx, answer_room(max_tokens, n_ctx), count(question),
+                            count(system_prompt) if system_prompt.strip() else 0)
         if not question.strip() or room < MIN_EXCERPT_TOKENS:
             note = () if not question.strip() else (
                 "The question leaves no room in this model's context window for excerpts of your documents.",)

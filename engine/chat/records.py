@@ -15,10 +15,11 @@ class ContextReading:
     left_out_now: int    # messages already out of the prompt
     left_out_next: int   # messages out of it once the draft is sent
     exact: bool          # counted by the model's tokenizer, not estimated
+    excerpts: int = 0    # kept for passages of the chat's documents, which the question retrieves when sent
 
     @property
     def used(self) -> int:
-        return self.system + self.history + self.images + self.draft + self.answer_room
+        return self.system + self.history + self.images + self.draft + self.answer_room + self.excerpts
 
     @property
     def pushes_out(self) -> int:

@@ -149,7 +149,7 @@ def test_hands_free_a_take_is_sent_on_release_and_its_answer_is_spoken(qtbot, sp
     question = LONG_SENTENCE  # "Please write a short poem about the sea…": Whisper tiny hears it reliably
     wav = say_to_wav(question, tmp_path / "question.wav")
     settings = {"voice/send_immediately": True, "voice/speak_answers": True, "chat/temperature": 0.0,
-                "chat/max_tokens": 60, "engine/n_ctx": 2048}
+                "chat/max_tokens": 40, "engine/n_ctx": 2048, "voice/speech_rate": 450}
     with running_hearth(qtbot, settings) as hearth:
         phases: list[str] = []
         label = hearth.speech.phase_label

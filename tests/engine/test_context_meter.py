@@ -87,3 +87,26 @@ def test_a_remote_server_without_a_token_count_gets_an_estimate_said_to_be_one(t
         finally:
             endpoint.close()
     assert not reading.exact and reading.draft > 0 and reading.history > 0
+
+
+def test_a_chat_that_answers_from_documents_keeps_room_for_the_passages_its_question_may_bring(endpoint, store, tmp_path):
+    from engine.chat.excerpts import Retrieval
+    from engine.chat.prompt import CHARS_PER_TOKEN
+
+    chat = chat_with_turns(store, 4, words=24)
+    planner = PromptPlanner(store, tmp_path)
+    question = "When was the lighthouse on the point first lit?"
+    plain = planner.reading(endpoint, chat, question, images=0, max_tokens=64)
+    grounded = planner.reading(endpoint, chat, question, images=0, max_tokens=64, documents=True)
+    assert plain.excerpts == 0 and grounded.excerpts > 0
+    assert grounded.used > plain.used
+    assert grounded.pushes_out > plain.pushes_out, "room for passages leaves less for old turns"
+    assert planner.reading(endpoint, chat, "", images=0, max_tokens=64, documents=True).excerpts == 0, \
+        "nothing typed: no question to bring passages"
+
+    # The room kept is the room the question's retrieval is given once it is sent.
+    store.add_message(chat, "user", question)
+    asked: list[int] = []
+    planner.retrieve(endpoint, chat, answer_id=-1, max_tokens=64,
+                     retriever=lambda query, chars: asked.append(chars) or Retrieval((), ()))
+    assert asked == [grounded.excerpts * CHARS_PER_TOKEN]

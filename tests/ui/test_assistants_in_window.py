@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -100,6 +101,11 @@ def test_an_assistant_answers_its_chat_with_its_model_instructions_and_documents
         chat = hearth.transcript.current_id
         assert chat is not None and not dialog.isVisible()
         assert chat_row_assistant(hearth, chat) == "Lighthouse keeper"
+        # Its questions bring passages of the Handbook: the context meter keeps room for them.
+        composer, meter = window.composer.edit, hearth.meter.meter
+        composer.setPlainText(QUESTION)
+        qtbot.waitUntil(lambda: "Kept for passages of your documents: up to" in meter.toolTip(), timeout=30000)
+        composer.clear()
 
         prompts = recorded_prompts(hearth)
         retrieved = []
@@ -123,6 +129,10 @@ def test_an_assistant_answers_its_chat_with_its_model_instructions_and_documents
         window.new_action.trigger()
         plain = hearth.transcript.current_id
         assert plain != chat and chat_row_assistant(hearth, plain) is None
+        composer.setPlainText("Hello!")
+        qtbot.waitUntil(lambda: re.search(r"Your draft: [1-9]", meter.toolTip()) is not None, timeout=30000)
+        assert "passages" not in meter.toolTip(), "a plain chat keeps no room for documents"
+        composer.clear()
         with qtbot.waitSignal(hearth.answers.answer_finished, timeout=120000) as finished:
             send(qtbot, hearth, "Hello!")
         assert hearth.store.get_message(finished.args[0]).model == starter_model.name

@@ -22,6 +22,7 @@ from tests.support.pulse import pulse  # noqa: F401 - fixture
 pytestmark = pytest.mark.timeout(240)
 
 QUICK = {"chat/temperature": 0.0, "chat/max_tokens": 200, "engine/n_ctx": 2048}
+FAST_VOICE = {"voice/speech_rate": 450}  # nobody transcribes these: the answer is over sooner
 STORED_ANSWER = ("Here is what I know.\n\n## Tides\n\nThe moon pulls the sea, so the tide rises twice a day. "
                  "See [the guide](https://example.org/tides) for times.\n\n```python\nprint('high tide')\n```\n\n"
                  "That is all for now.")
@@ -44,7 +45,7 @@ def record_sentences(hearth) -> list[tuple[float, str]]:
 
 
 def test_speak_answers_starts_with_the_first_sentence_while_the_answer_is_still_being_written(qtbot, speaker):
-    with running_hearth(qtbot, QUICK) as hearth:
+    with running_hearth(qtbot, {**QUICK, **FAST_VOICE}) as hearth:
         speak = hearth.speech.button
         assert speak.isEnabled() and not speak.isChecked()
         qtbot.mouseClick(speak, Qt.MouseButton.LeftButton)  # before the chat exists: kept for it
@@ -93,7 +94,7 @@ def test_the_thought_of_a_reasoning_model_is_never_spoken(qtbot, speaker):
     reply = {"reasoning": "The user wants colours. I secretly prefer teal.", "content": "The sky is blue. Grass is green."}
     with scripted_server(["qwen3-8b"]) as server, running_hearth(
             qtbot, {"remote/enabled": True, "remote/base_url": server.base_url, "remote/model": "",
-                    "voice/speak_answers": True}) as hearth:
+                    "voice/speak_answers": True, **FAST_VOICE}) as hearth:
         qtbot.waitUntil(lambda: hearth.engine.ready, timeout=30_000)
         queued = record_sentences(hearth)
         server.replies = ["<think>I secretly prefer teal. Keep it short.</think>The sky is blue. Grass is green.", reply]
