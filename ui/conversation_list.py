@@ -1,11 +1,12 @@
 """The left pane: conversations, newest first; new, rename (F2), delete (Delete, with undo) and a
-search box (Ctrl+F) that looks through every message: Enter opens the best hit, Esc clears it."""
+search box (Ctrl+F) that looks through every message: Enter opens the best hit, Esc clears it.
+Ctrl- and Shift-clicks pick several chats (without opening them) to export together."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLineEdit, QListWidget, QListWidgetItem, QMenu,
-                               QPushButton, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QHBoxLayout, QInputDialog, QLineEdit, QListWidget,
+                               QListWidgetItem, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
 from ui.chat_list_delegate import ASSISTANT_ROLE, AssistantNameDelegate
 from ui.safe_text import plain_tooltip
@@ -14,6 +15,7 @@ from ui.search_results import (HIT_RUNS_ROLE, HIT_SPEAKER_ROLE, HIT_TITLE_ROLE, 
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+PICKING = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.MetaModifier
 
 
 class ConversationList(QWidget):
@@ -45,6 +47,7 @@ class ConversationList(QWidget):
         self.list.setObjectName("conversationList")
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # long titles end in "…"
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setItemDelegate(AssistantNameDelegate(self.list))
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
@@ -118,6 +121,7 @@ class ConversationList(QWidget):
         walked = self.list.currentItem().data(ID_ROLE) if self.list.hasFocus() and self.list.currentItem() else None
         ids = {conversation.id for conversation in conversations}
         marked = walked if walked in ids else current_id
+        picked = set(self.selected_ids()) if len(self.selected_ids()) > 1 else set()  # kept through a refresh
         self.list.blockSignals(True)
         self.list.clear()
         for conversation in conversations:
@@ -130,7 +134,15 @@ class ConversationList(QWidget):
             self.list.addItem(item)
             if conversation.id == marked:
                 self.list.setCurrentItem(item)
+        for row in range(self.list.count()):
+            if self.list.item(row).data(ID_ROLE) in picked:
+                self.list.item(row).setSelected(True)
         self.list.blockSignals(False)
+
+    def selected_ids(self) -> list[int]:
+        """The chats picked in the list, in the list's order."""
+        return [self.list.item(row).data(ID_ROLE) for row in range(self.list.count())
+                if self.list.item(row).isSelected()]
 
     def select(self, conversation_id: int | None) -> None:
         self._open_id = conversation_id
@@ -167,6 +179,8 @@ class ConversationList(QWidget):
                 self._hit_activated(self.results.item(0))
 
     def _activated(self, item: QListWidgetItem) -> None:
+        if QApplication.keyboardModifiers() & PICKING:
+            return  # picking several chats, not opening one
         self.conversation_selected.emit(item.data(ID_ROLE))
 
     def _hit_activated(self, item: QListWidgetItem) -> None:
@@ -177,21 +191,23 @@ class ConversationList(QWidget):
         item = self.list.itemAt(position)
         if item is None:
             return
-        menu = QMenu(self)
-        rename = menu.addAction("Rename…")
-        settings = menu.addAction("Settings…")
-        export = menu.addAction("Export…")
-        delete = menu.addAction("Delete")
-        chosen = menu.exec(self.list.mapToGlobal(position))
+        self.menu_for(item).exec(self.list.mapToGlobal(position))
         self.select(self._open_id)  # the right-click highlighted another chat; the open one stays marked
-        if chosen is rename:
-            self.ask_rename(item.data(ID_ROLE), item.text())
-        elif chosen is settings:
-            self.settings_requested.emit(item.data(ID_ROLE))
-        elif chosen is export:
-            self.export_requested.emit([item.data(ID_ROLE)])
-        elif chosen is delete:
-            self.delete_requested.emit(item.data(ID_ROLE))
+
+    def menu_for(self, item: QListWidgetItem) -> QMenu:
+        """The right-click menu: for the chat under the mouse, or, when it is one of several
+        picked, Export for all of them (the other entries are for one chat at a time)."""
+        menu = QMenu(self)
+        conversation_id, title = item.data(ID_ROLE), item.text()  # the list may be rebuilt under the menu
+        picked = self.selected_ids()
+        if item.isSelected() and len(picked) > 1:
+            menu.addAction(f"Export {len(picked)} chats…").triggered.connect(lambda: self.export_requested.emit(picked))
+            return menu
+        menu.addAction("Rename…").triggered.connect(lambda: self.ask_rename(conversation_id, title))
+        menu.addAction("Settings…").triggered.connect(lambda: self.settings_requested.emit(conversation_id))
+        menu.addAction("Export…").triggered.connect(lambda: self.export_requested.emit([conversation_id]))
+        menu.addAction("Delete").triggered.connect(lambda: self.delete_requested.emit(conversation_id))
+        return menu
 
     def ask_rename(self, conversation_id: int, current: str) -> None:
         title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)

@@ -146,3 +146,43 @@ def test_the_open_chat_as_markdown_and_several_chats_as_a_folder_of_markdown(qtb
     hearth.window.conversations.export_requested.emit([soup.id])
     qtbot.waitUntil(lambda: not hearth.transfers.busy, timeout=10000)
     assert [c["title"] for c in json.loads((tmp_path / "soup.json").read_text())["conversations"]] == ["Lentil soup"]
+
+
+def test_several_chats_picked_in_the_list_are_exported_together(qtbot, hearth, tmp_path):
+    answers = Answers(hearth)
+    tulips, soup = two_chats(hearth)
+    third = hearth.store.create_conversation(title="Bike repair")
+    hearth.store.add_message(third.id, "user", "How do I fix a puncture?")
+    hearth.refresh_conversations()
+    hearth.transcript.open(tulips.id)
+    chats = hearth.window.conversations.list
+
+    def item(title: str):
+        return next(chats.item(i) for i in range(chats.count()) if chats.item(i).text() == title)
+
+    def click(title: str, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+        qtbot.mouseClick(chats.viewport(), Qt.MouseButton.LeftButton, modifier, chats.visualItemRect(item(title)).center())
+
+    click("Lentil soup", Qt.KeyboardModifier.ControlModifier)
+    click("Bike repair", Qt.KeyboardModifier.ControlModifier)
+    assert hearth.transcript.current_id == tulips.id, "Ctrl-click picks a chat; it does not open it"
+    assert sorted(item.text() for item in chats.selectedItems()) == ["Bike repair", "Lentil soup", "Tulips"]
+
+    hearth.refresh_conversations()  # an answer ending elsewhere rebuilds the list: the picks stay
+    assert len(chats.selectedItems()) == 3
+
+    menu = hearth.window.conversations.menu_for(item("Lentil soup"))  # right-click on one of the picked chats
+    assert [a.text() for a in menu.actions()] == ["Export 3 chats…"]
+    answers.export_to = (tmp_path / "three.json", "json")
+    menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: not hearth.transfers.busy, timeout=10000)
+    assert answers.offered[-1][1] is True, "the file dialog is told several chats go out"
+    exported = json.loads((tmp_path / "three.json").read_text())["conversations"]
+    assert sorted(c["title"] for c in exported) == ["Bike repair", "Lentil soup", "Tulips"]
+    assert hearth.window.statusBar().currentMessage().startswith("Exported 3 chats")
+
+    # A plain click opens one chat and leaves the others; its menu is for that chat alone.
+    click("Bike repair")
+    assert hearth.transcript.current_id == third.id and len(chats.selectedItems()) == 1
+    assert [a.text() for a in hearth.window.conversations.menu_for(item("Bike repair")).actions()] == [
+        "Rename…", "Settings…", "Export…", "Delete"]
