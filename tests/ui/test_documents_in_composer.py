@@ -5,15 +5,12 @@ the chat is opened again; a file Hearth cannot read says so, and the message sta
 The model is a scripted OpenAI-compatible server over real HTTP that records what it was sent."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
 
 from engine.chat.documents_in_prompt import WHOLE_CLOSE
 from tests.support.app import last_widget, running_hearth
+from tests.support.drag_and_drop import drop_files
 from tests.support.openai_server import scripted_server
 from ui.document_chip import DocumentChip, DocumentChips
 from ui.sources_list import SourcesList
@@ -33,20 +30,6 @@ def hearth(qtbot, server):
                                 "remote/model": ""}) as controller:
         qtbot.waitUntil(lambda: controller.engine.ready, timeout=30000)
         yield controller
-
-
-def drop_files(widget, files: list[Path]) -> None:
-    """What a drag from the file manager delivers: enter, then drop, on the text box's viewport."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(f)) for f in files])
-    target = widget.viewport()
-    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, enter)
-    assert enter.isAccepted(), "the composer refused the drag"
-    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, drop)
 
 
 def chips_in_tray(hearth) -> list[DocumentChip]:

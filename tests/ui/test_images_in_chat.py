@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage
 
 from app import paths
 from app.gui.main_window_controller import HearthController
 from app.settings import Settings
+from tests.support.drag_and_drop import drop_files
 from tests.support.tiny_vision import tiny_vision_model  # noqa: F401 - fixture
 
 
@@ -19,20 +19,6 @@ def photo(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
     path = folder / name
     Image.new("RGB", (64, 48), colour).save(path)
     return path
-
-
-def drop_files(widget, files: list[Path]) -> None:
-    """What a drag from the file manager delivers: enter, then drop, on the text box's viewport."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(f)) for f in files])
-    target = widget.viewport()
-    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, enter)
-    assert enter.isAccepted(), "the composer refused the drag"
-    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, drop)
 
 
 @pytest.fixture
