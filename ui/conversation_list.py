@@ -121,7 +121,8 @@ class ConversationList(QWidget):
         walked = self.list.currentItem().data(ID_ROLE) if self.list.hasFocus() and self.list.currentItem() else None
         ids = {conversation.id for conversation in conversations}
         marked = walked if walked in ids else current_id
-        picked = set(self.selected_ids()) if len(self.selected_ids()) > 1 else set()  # kept through a refresh
+        picked = self.selected_ids()
+        picked = set(picked) if len(picked) > 1 else set()  # several picked: kept through a refresh
         self.list.blockSignals(True)
         self.list.clear()
         for conversation in conversations:
@@ -191,7 +192,9 @@ class ConversationList(QWidget):
         item = self.list.itemAt(position)
         if item is None:
             return
-        self.menu_for(item).exec(self.list.mapToGlobal(position))
+        menu = self.menu_for(item)
+        menu.exec(self.list.mapToGlobal(position))
+        menu.deleteLater()  # one menu per right-click: not kept for the life of the list
         self.select(self._open_id)  # the right-click highlighted another chat; the open one stays marked
 
     def menu_for(self, item: QListWidgetItem) -> QMenu:
