@@ -192,18 +192,25 @@ class ConversationList(QWidget):
         item = self.list.itemAt(position)
         if item is None:
             return
+        several = bool(self._picked_with(item))  # a right-click on a picked chat leaves the picks as they are
         menu = self.menu_for(item)
         menu.exec(self.list.mapToGlobal(position))
         menu.deleteLater()  # one menu per right-click: not kept for the life of the list
-        self.select(self._open_id)  # the right-click highlighted another chat; the open one stays marked
+        if not several:
+            self.select(self._open_id)  # the right-click highlighted another chat; the open one stays marked
+
+    def _picked_with(self, item: QListWidgetItem) -> list[int]:
+        """The picked chats when `item` is one of several picked; [] otherwise."""
+        picked = self.selected_ids()
+        return picked if item.isSelected() and len(picked) > 1 else []
 
     def menu_for(self, item: QListWidgetItem) -> QMenu:
         """The right-click menu: for the chat under the mouse, or, when it is one of several
         picked, Export for all of them (the other entries are for one chat at a time)."""
         menu = QMenu(self)
         conversation_id, title = item.data(ID_ROLE), item.text()  # the list may be rebuilt under the menu
-        picked = self.selected_ids()
-        if item.isSelected() and len(picked) > 1:
+        picked = self._picked_with(item)
+        if picked:
             menu.addAction(f"Export {len(picked)} chats…").triggered.connect(lambda: self.export_requested.emit(picked))
             return menu
         menu.addAction("Rename…").triggered.connect(lambda: self.ask_rename(conversation_id, title))

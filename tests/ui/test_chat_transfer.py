@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
 from tests.support.app import running_hearth
 
@@ -167,6 +168,12 @@ def test_several_chats_picked_in_the_list_are_exported_together(qtbot, hearth, t
     click("Bike repair", Qt.KeyboardModifier.ControlModifier)
     assert hearth.transcript.current_id == tulips.id, "Ctrl-click picks a chat; it does not open it"
     assert sorted(item.text() for item in chats.selectedItems()) == ["Bike repair", "Lentil soup", "Tulips"]
+
+    # A right-click on one of them, the menu dismissed: the picks are still there.
+    lentils = chats.visualItemRect(item("Lentil soup")).center()
+    QTimer.singleShot(300, lambda: QApplication.activePopupWidget() and QApplication.activePopupWidget().close())
+    chats.customContextMenuRequested.emit(lentils)
+    assert len(chats.selectedItems()) == 3, "dismissing the menu dropped the picks"
 
     hearth.refresh_conversations()  # an answer ending elsewhere rebuilds the list: the picks stay
     assert len(chats.selectedItems()) == 3
