@@ -80,6 +80,14 @@ def _quietly(closer: Callable[[], object]) -> None:
         pass
 
 
+def stream_socket(stream: object) -> socket.socket | None:
+    """The socket under an httpcore network stream (an httpx response's "network_stream"
+    extension, or a trace hook's new connection), for wake_reader; None for anything else."""
+    get_extra_info = getattr(stream, "get_extra_info", None)
+    sock = get_extra_info("socket") if get_extra_info is not None else None
+    return sock if isinstance(sock, socket.socket) else None
+
+
 def wake_reader(sock: socket.socket) -> None:
     """Wake a read blocked on `sock` from another thread. Closing it would not wake the read
     (Linux keeps the socket alive under it), and would free its descriptor for the next socket

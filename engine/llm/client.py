@@ -7,7 +7,6 @@ generating when it sees the disconnect.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -16,7 +15,7 @@ from functools import partial
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.cancel import Cancel, wake_reader
+from engine.cancel import Cancel, stream_socket, wake_reader
 
 if TYPE_CHECKING:
     import openai
@@ -172,7 +171,7 @@ class ChatClient:
             raise EngineUnavailableError(f"Cannot reach the model server at {self.base_url}.") from exc
         except openai.APIStatusError as exc:
             raise ChatError(_status_message(exc)) from exc
-        sock = _socket_of(response.http_response)
+        sock = stream_socket(response.http_response.extensions.get("network_stream"))
         stop_reading = partial(wake_reader, sock) if sock is not None else response.close
         try:
             with cancel.closing(stop_reading):
@@ -283,13 +282,6 @@ class ChatClient:
             return self._client.post(self.base_url.removesuffix("/v1") + path, body=body, cast_to=object)
         except Exception:  # noqa: BLE001
             return None
-
-
-def _socket_of(response) -> socket.socket | None:  # noqa: ANN001 - an httpx response
-    """The connection's socket, so that Stop can wake the read waiting on it."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    return sock if isinstance(sock, socket.socket) else None
 
 
 _IMPORT_LOCK = threading.Lock()

@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-from engine.cancel import Cancel, Cancelled, wake_reader
+from engine.cancel import Cancel, Cancelled, stream_socket, wake_reader
 from engine.knowledge.extract import ExtractionError, extract_text, human_size
 from engine.tools.base import RESULT_BUDGET, ToolResult, ToolSpec
 
@@ -304,9 +304,8 @@ class _Job:
         """httpcore's trace hook: each new connection's socket is shut when the job is aborted."""
         if not (event.endswith("connect_tcp.complete") or event.endswith("start_tls.complete")):
             return
-        stream = info.get("return_value")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
+        sock = stream_socket(info.get("return_value"))
+        if sock is not None:
             self.stop.on_cancel(lambda: wake_reader(sock))
 
     def _named(self, url: str, hops: list[str]) -> str:
